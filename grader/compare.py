@@ -1,0 +1,84 @@
+"""Deciding, in the trusted process, whether a candidate's output matches the reference.
+
+Runs on tensors rebuilt from raw bytes (grader.protocol.read_tensor), so no type
+or method the candidate defined takes part. Works in chunks so that outputs of
+several GB are compared without a float64 copy of the whole thing.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .models import ProblemMeta, TensorCheck
+
+# (atol, rtol) by dtype: float32 tight, half precisions looser; integers must match exactly.
+DEFAULT_TOLERANCE = {
+    torch.float64: (1e-7, 1e-7),
+    torch.float32: (1e-4, 1e-4),
+    torch.float16: (1e-2, 1e-2),
+    torch.bfloat16: (2e-2, 2e-2),
+}
+CHUNK = 1 << 24
+
+
+def tolerance(dtype: torch.dtype, meta: ProblemMeta | None) -> tuple[float, float]:
+    atol, rtol = DEFAULT_TOLERANCE.get(dtype, (0.0, 0.0))
+    if meta is not None:
+        atol = meta.atol if meta.atol is not None else atol
+        rtol = meta.rtol if meta.rtol is not None else rtol
+    return atol, rtol
+
+
+def compare(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> TensorCheck:
+    """allclose semantics (|got - expected| <= atol + rtol * |expected|), NaN only where the reference has NaN."""
+    if tuple(got.shape) != tuple(expected.shape):
+        return TensorCheck(ok=False, reason=f"shape {list(got.shape)} but expected {list(expected.shape)}")
+    if got.dtype != expected.dtype:
+        return TensorCheck(ok=False, reason=f"dtype {str(got.dtype)[6:]} but expected {str(expected.dtype)[6:]}")
+    g, e = got.reshape(-1), expected.reshape(-1)
+    exact = not (e.dtype.is_floating_point or e.dtype.is_complex)
+    max_abs = max_rel = 0.0
+    worst = None  # (excess over tolerance, flat index, got, expected)
+    nonfinite = 0
+    for start in range(0, e.numel(), CHUNK):
+        gc = g[start:start + CHUNK].to(torch.complex128 if e.dtype.is_complex else torch.float64)
+        ec = e[start:start + CHUNK].to(gc.dtype)
+        both_nan = torch.isnan(gc) & torch.isnan(ec)
+        same_inf = torch.isinf(ec) & (gc == ec)
+        diff = (gc - ec).abs()
+        diff = torch.where(both_nan | same_inf, torch.zeros_like(diff), diff)
+        diff = torch.nan_to_num(diff, nan=float("inf"))
+        nonfinite += int((~torch.isfinite(gc) & ~(both_nan | same_inf)).sum())
+        allowed = atol + rtol * torch.nan_to_num(ec.abs(), nan=0.0, posinf=0.0)
+        excess = diff - allowed
+        i = int(torch.argmax(excess))
+        if worst is None or float(excess[i]) > worst[0]:
+            worst = (float(excess[i]), start + i, gc[i].item(), ec[i].item())
+        finite = torch.isfinite(diff)
+        if finite.any():
+            max_abs = max(max_abs, float(diff[finite].max()))
+            rel = diff[finite] / ec.abs()[finite].clamp_min(max(atol, 1e-12))
+            max_rel = max(max_rel, float(rel.max()))
+        if not finite.all():
+            max_abs = max_rel = float("inf")
+    if worst is None:  # empty tensors
+        return TensorCheck(ok=True, max_abs_err=0.0, max_rel_err=0.0)
+    index = list(torch.unravel_index(torch.tensor(worst[1]), tuple(expected.shape))) if expected.dim() else []
+    index = [int(x) for x in index]
+    ok = worst[0] <= 0 if not exact else worst[0] <= 0 and max_abs == 0
+    check = TensorCheck(ok=ok, max_abs_err=max_abs, max_rel_err=max_rel, worst_index=index,
+                        worst_got=_real(worst[2]), worst_expected=_real(worst[3]))
+    if ok:
+        return check
+    where = f"[{', '.join(map(str, index))}]"
+    if nonfinite:
+        check.reason = (f"{nonfinite} NaN/Inf values where the reference is finite; first bad element "
+                        f"{where}: got {check.worst_got}, expected {check.worst_expected}")
+    else:
+        check.reason = (f"max abs error {max_abs:.3g}, max rel error {max_rel:.3g} (atol {atol:g}, rtol {rtol:g}); "
+                        f"worst element {where}: got {check.worst_got:.6g}, expected {check.worst_expected:.6g}")
+    return check
+
+
+def _real(x) -> float:
+    return float(x.real) if isinstance(x, complex) else float(x)

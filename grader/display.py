@@ -1,0 +1,107 @@
+"""Human-facing output of `grader check`: live progress while grading, a summary table after."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .models import Phase, ProgressEvent, Report
+
+PHASE_TITLES = {Phase.load: "start workers", Phase.compile: "compile", Phase.correctness: "correctness",
+                Phase.timing: "timing", Phase.baseline: "baselines"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class LiveProgress:
+    """Renders ProgressEvents: a redrawn panel on a terminal, one line per event elsewhere (CI logs)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.rows: dict[Phase, list] = {}   # phase -> [state, detail, started]
+        self.live: Live | None = None
+        self._last_line = 0.0
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False,
+                             get_renderable=self._render)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live:
+            self.live.__exit__(*exc)
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if ev.phase is Phase.done:
+            return
+        row = self.rows.setdefault(ev.phase, ["run", "", time.monotonic()])
+        if ev.kind == "start":
+            row[0], row[1] = "run", ev.message
+        elif ev.kind == "trial":
+            row[1] = f"trial {ev.index}/{ev.total} {'ok' if ev.ok else 'FAILED'}  {ev.message}"
+            if not ev.ok:
+                row[0] = "fail"
+        elif ev.kind == "timing":
+            err = f" ± {ev.rel_err * 100:.2f}%" if ev.rel_err is not None else ""
+            row[1] = f"{ev.label}: run {ev.index}, mean {ev.mean_ms:.4g} ms{err}"
+        elif ev.kind == "end":
+            row[0] = "ok" if ev.ok else "fail"
+            row[1] = ev.message or row[1]
+        if not self.live:
+            # A log file gets one timing line every few seconds, not one per progress report.
+            if ev.kind == "timing" and time.monotonic() - self._last_line < 3:
+                return
+            self._last_line = time.monotonic()
+            self.console.print(f"{PHASE_TITLES.get(ev.phase, ev.phase.value)}: {ev.kind}"
+                               + (f" {row[1]}" if row[1] else ""), highlight=False)
+
+    def _render(self):
+        lines = []
+        for phase, (state, detail, started) in self.rows.items():
+            if state == "run":
+                mark = Text(SPINNER[int(time.monotonic() * 8) % len(SPINNER)], style="cyan")
+            else:
+                mark = Text("✓" if state == "ok" else "✗", style="green" if state == "ok" else "red")
+            line = Text.assemble(mark, " ", (f"{PHASE_TITLES.get(phase, phase.value):<13}", "bold"),
+                                 f"{time.monotonic() - started:5.1f}s  " if state == "run" else "        ",
+                                 detail[:160])
+            lines.append(line)
+        return Group(*lines)
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g} ms"
+
+
+def summary(report: Report) -> Table:
+    style = "green" if report.passed else "red"
+    t = Table(show_header=False, box=None, padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("verdict", Text(report.status.value.upper(), style=f"bold {style}"))
+    t.add_row("", report.message)
+    t.add_row("problem", report.problem)
+    t.add_row("device", report.device + (f"  ({report.sandbox} sandbox)" if report.sandbox else ""))
+    if report.runtime:
+        t.add_row("runtime", f"{_ms(report.runtime_ms)}  (median of {report.runtime.runs}, "
+                             f"±{report.runtime.rel_sem * 100:.2f}% s.e.)")
+        t.add_row("eager", _ms(report.baseline_ms))
+        t.add_row("torch.compile", _ms(report.baseline_compile_ms))
+    if report.speedup is not None:
+        sp = f"{report.speedup:.2f}x vs eager"
+        if report.speedup_compile is not None:
+            sp += f", {report.speedup_compile:.2f}x vs torch.compile"
+        t.add_row("speedup", sp + ("" if report.speedup_trusted else "  [not trusted]"))
+    if report.roofline_fraction is not None:
+        t.add_row("roofline", f"{report.roofline_fraction * 100:.0f}% of the device's floor")
+    if report.max_abs_err is not None:
+        t.add_row("max error", f"abs {report.max_abs_err:.3g}, rel {report.max_rel_err:.3g}")
+    if report.flags:
+        t.add_row("flags", ", ".join(report.flags))
+    t.add_row("took", f"{report.duration_s:.1f}s")
+    return t

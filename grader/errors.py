@@ -1,0 +1,5 @@
+"""Errors the CLI turns into one line and exit code 2."""
+
+
+class UsageError(Exception):
+    """Bad input from the user: a missing file, a malformed problem. The message names the file and the fix."""

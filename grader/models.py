@@ -1,0 +1,171 @@
+"""Records that cross a process or file boundary: requests, progress events, reports.
+
+Every one is a pydantic model so that what the worker, the CLI, the TUI and the
+gradebook exchange is validated on the way in, not trusted.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(str, enum.Enum):
+    passed = "passed"
+    incorrect = "incorrect"
+    compile_error = "compile_error"
+    runtime_error = "runtime_error"
+    timeout = "timeout"
+    resource_limit = "resource_limit"
+    policy_violation = "policy_violation"
+
+
+class Phase(str, enum.Enum):
+    load = "load"          # start the worker, import the problem
+    compile = "compile"    # import the solution: load_inline compiles here
+    correctness = "correctness"
+    timing = "timing"
+    baseline = "baseline"  # eager and torch.compile timings of the reference
+    done = "done"
+
+
+class Timeouts(BaseModel):
+    """Seconds each phase may take before its worker is killed."""
+
+    model_config = ConfigDict(extra="forbid")
+    compile: float = Field(300.0, gt=0)
+    correctness: float = Field(120.0, gt=0)
+    timing: float = Field(120.0, gt=0)
+
+
+class GradeRequest(BaseModel):
+    """Everything `grade()` needs; the CLI, the TUI and batch grading build one of these."""
+
+    model_config = ConfigDict(extra="forbid")
+    solution: str = Field(description="path of the ModelNew file")
+    problem: str = Field(description="bundled problem name or path of a KernelBench-format file")
+    problems_dir: str | None = Field(None, description="extra folder of KernelBench-format problems")
+    device: Literal["cuda", "cpu"] = "cuda"
+    sandbox: Literal["auto", "local", "docker"] = "auto"
+    trials: int = Field(5, ge=1, le=100)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    baseline_compile: bool = Field(True, description="also time torch.compile of the reference")
+    strict: bool = Field(False, description="refuse solutions that launch no custom kernel")
+    max_timing_s: float = Field(10.0, gt=0, description="time cap of one timing loop")
+    memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
+    gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
+
+
+class ProgressEvent(BaseModel):
+    """One live update; `kind` says which fields are meaningful."""
+
+    model_config = ConfigDict(extra="forbid")
+    phase: Phase
+    kind: Literal["start", "trial", "timing", "log", "end"]
+    message: str = ""
+    index: int | None = None    # trial or timing run, 1-based
+    total: int | None = None
+    ok: bool | None = None      # outcome of a trial or phase
+    mean_ms: float | None = None
+    rel_err: float | None = None  # relative standard error of the running mean
+    label: str | None = None    # which model is timed: candidate, eager, compile
+
+
+class TimingStats(BaseModel):
+    """What one timing loop measured. Times are per call of forward(), in milliseconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    clock: Literal["cuda_event", "host"] = Field(description="what timed each run")
+    runs: int
+    median_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    max_ms: float
+    rel_sem: float = Field(description="standard error of the mean over the mean")
+    stopped_by: Literal["rel_err", "time_cap", "max_runs"]
+    wall_median_ms: float = Field(description="host clock per run with a device-wide sync: catches side streams")
+    l2_flushed: bool
+
+
+class TensorCheck(BaseModel):
+    """How one output of one trial compared with the reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    ok: bool
+    reason: str = ""
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    worst_index: list[int] | None = None
+    worst_got: float | None = None
+    worst_expected: float | None = None
+
+
+class TrialResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    label: str = Field(description="'trial' or 'timed' for an output produced while timing")
+    ok: bool
+    outputs: list[TensorCheck] = Field(default_factory=list)
+    message: str = ""
+
+
+class Report(BaseModel):
+    """The verdict. `--json` prints this; docs/report-schema.md documents it."""
+
+    model_config = ConfigDict(extra="forbid")
+    schema_version: int = 1
+    status: Status
+    message: str
+    problem: str
+    solution: str
+    device: str
+    sandbox: str = ""
+    speedup: float | None = None
+    speedup_compile: float | None = None
+    speedup_trusted: bool = Field(False, description="false when a cross-check disagreed with the events")
+    runtime_ms: float | None = None
+    runtime: TimingStats | None = None
+    baseline_ms: float | None = None
+    baseline: TimingStats | None = None
+    baseline_compile_ms: float | None = None
+    baseline_compile: TimingStats | None = None
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    achieved_tflops: float | None = None
+    achieved_gbps: float | None = None
+    roofline_fraction: float | None = Field(None, description="floor time over runtime: 1.0 is the fastest possible")
+    trials: list[TrialResult] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+    compile_log: str = ""
+    worker_log: str = ""
+    started_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    duration_s: float = 0.0
+    versions: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.passed
+
+
+class ProblemMeta(BaseModel):
+    """Metadata stored beside a problem as NAME.json."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    level: int = Field(ge=0, le=4)
+    tags: list[str] = Field(default_factory=list)
+    dtype: str = "float32"
+    atol: float | None = None
+    rtol: float | None = None
+    flops: str | None = Field(None, description="python expression over the problem module's integer constants, e.g. '2*M*N*K'")
+    min_bytes: str | None = Field(None, description="same kind of expression: fewest bytes a kernel must move")
+    difficulty: Literal["easy", "medium", "hard"] = "medium"
+    device: Literal["cuda", "cpu", "any"] = "any"
+    strict: bool = False
+    description: str = ""
+    test_sizes: dict[str, int] = Field(default_factory=dict, description="smaller values of the module's integer "
+                                       "constants for a quick CPU run of the reference (tests, `problems show`)")

@@ -1,0 +1,194 @@
+"""Inside the worker: load a problem and a model, make seeded inputs, run and time the model."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from grader.protocol import write_tensor
+
+_sync = torch.cuda.synchronize
+_manual_seed = torch.manual_seed
+_Tensor = torch.Tensor
+
+BUILD_ERROR_MARKERS = ("Error building extension", "error:", "ninja: build stopped")
+
+
+class WorkerError(Exception):
+    """A failure with a verdict attached: kind is a report status or 'problem_error'."""
+
+    def __init__(self, kind: str, message: str, detail: str = ""):
+        super().__init__(message)
+        self.kind = kind
+        self.detail = detail
+
+
+def _import(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    _manual_seed(seed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % 2**32)
+
+
+def _cpu_shims() -> None:
+    # KernelBench files often call .cuda() in get_inputs or __init__; on a CPU grading
+    # those calls must keep tensors where they are.
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    torch.nn.Module.cuda = lambda self, *a, **k: self
+
+
+def _first_error_line(text: str) -> str:
+    """The compiler's first `error:` line, with the private build folder stripped from its path."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if re.search(r"\berror\b:", ln) and not ln.startswith("Error building"):
+            return re.sub(r"^\S*/", "", ln)[:300]
+    return (lines[0] if lines else "unknown error")[:300]
+
+
+def as_outputs(result: Any) -> list:
+    items = list(result) if isinstance(result, (tuple, list)) else [result]
+    for i, t in enumerate(items):
+        if not isinstance(t, _Tensor):
+            raise WorkerError("incorrect", f"output {i} is a {type(t).__name__}, not a torch.Tensor")
+        if type(t) is not _Tensor and not isinstance(t, torch.nn.Parameter):
+            raise WorkerError("incorrect", f"output {i} is a {type(t).__name__}, a Tensor subclass; "
+                                           "return a plain torch.Tensor")
+    return items
+
+
+class ModelRunner:
+    def __init__(self, problem, model, device: str, role: str):
+        self.problem = problem
+        self.model = model
+        self.device = device
+        self.role = role
+        self._compiled = None
+
+    @classmethod
+    def load(cls, msg: dict) -> "ModelRunner":
+        device, role = msg["device"], msg["role"]
+        if device == "cuda":
+            if not torch.cuda.is_available():
+                raise WorkerError("runtime_error", "CUDA is not available to the worker; grade with --device cpu")
+            torch.cuda.set_device(0)
+        else:
+            _cpu_shims()
+        try:
+            problem = _import("kg_problem", msg["problem"])
+        except Exception as e:
+            raise WorkerError("problem_error", f"{msg['problem']}: problem failed to import: "
+                                               f"{type(e).__name__}: {e}", traceback.format_exc(limit=-5))
+        model_cls = problem.Model
+        if role == "candidate":
+            try:
+                solution = _import("kg_solution", msg["solution"])
+            except SyntaxError as e:
+                raise WorkerError("compile_error", f"{msg['solution']}:{e.lineno}: syntax error: {e.msg}")
+            except BaseException as e:  # SystemExit from a build step is a compile failure too
+                text = f"{type(e).__name__}: {e}"
+                raise WorkerError("compile_error", _first_error_line(str(e)) or text, text[-20000:])
+            model_cls = getattr(solution, "ModelNew", None)
+            if not isinstance(model_cls, type):
+                raise WorkerError("compile_error", f"{msg['solution']}: defines no class ModelNew")
+        seed = msg["init_seed"]
+        try:
+            _seed(seed)
+            init = problem.get_init_inputs()
+            _seed(seed)
+            model = model_cls(*init)
+            if isinstance(model, torch.nn.Module):
+                model = model.to(device)
+        except Exception as e:
+            text = f"{type(e).__name__}: {e}"
+            if role == "candidate" and any(m in str(e) for m in BUILD_ERROR_MARKERS):
+                raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
+            kind = "runtime_error" if role == "candidate" else "problem_error"
+            raise WorkerError(kind, f"constructing the model failed: {text}"[:500], traceback.format_exc(limit=-5))
+        return cls(problem, model, device, role)
+
+    def info(self) -> dict:
+        name = torch.cuda.get_device_name() if self.device == "cuda" else "cpu"
+        return {"device_name": name, "torch": torch.__version__,
+                "cuda": torch.version.cuda or "", "python": sys.version.split()[0]}
+
+    def inputs(self, seed: int) -> list:
+        _seed(seed)
+        return [x.to(self.device) if isinstance(x, torch.Tensor) else x for x in self.problem.get_inputs()]
+
+    def _sync(self) -> None:
+        if self.device == "cuda":
+            _sync()
+
+    def _poison(self, like: list) -> None:
+        # A lazy kernel that returns torch.empty_like(...) gets whatever the allocator hands
+        # back; make sure that is NaN, not a result left behind by an earlier run.
+        for shape, dtype in like:
+            dt = getattr(torch, dtype)
+            t = torch.empty(shape, dtype=dt, device=self.device)
+            if dt.is_floating_point or dt.is_complex:
+                t.fill_(float("nan"))
+            else:
+                t.fill_(-1 if dt.is_signed else 123)
+            del t
+
+    def run(self, seed: int, poison: list) -> list:
+        inputs = self.inputs(seed)
+        self._sync()
+        self._poison(poison)
+        with torch.no_grad():
+            out = self.model(*inputs)
+        self._sync()
+        return as_outputs(out)
+
+    def _fn(self, variant: str) -> Callable:
+        if variant == "compile":
+            if self._compiled is None:
+                self._compiled = torch.compile(self.model)
+            return self._compiled
+        return self.model
+
+    def time(self, msg: dict, progress, bench) -> tuple[dict, list, int]:
+        sets = [self.inputs(s) for s in msg["seeds"]]
+        fn = self._fn(msg.get("variant", "eager"))
+        with torch.no_grad():
+            stats, out, idx = bench(fn, sets, device=self.device, max_time_s=msg["max_time_s"],
+                                    on_progress=progress)
+        return stats, as_outputs(out), idx
+
+    def prepare_guard(self, msg: dict) -> Callable[[], tuple[list, int]]:
+        """Inputs ready; the returned call runs the model `runs` times back to back and syncs once."""
+        sets = [self.inputs(s) for s in msg["seeds"]]
+        fn = self._fn(msg.get("variant", "eager"))
+        runs = int(msg["runs"])
+        self._sync()
+
+        def go():
+            out = None
+            with torch.no_grad():
+                for i in range(runs):
+                    out = fn(*sets[i % len(sets)])
+            self._sync()
+            return as_outputs(out), (runs - 1) % len(sets)
+
+        return go
+
+    @staticmethod
+    def write_outputs(outs: list, folder: Path, tag: str) -> list:
+        return [write_tensor(folder, f"{tag}-{i}.bin", t) for i, t in enumerate(outs)]

@@ -1,0 +1,32 @@
+"""GPU memory per process through NVML, read from outside the worker so it cannot lie about it."""
+
+from __future__ import annotations
+
+import functools
+
+
+@functools.cache
+def _nvml():
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+        return pynvml
+    except Exception:  # no driver, no library: nothing to measure
+        return None
+
+
+def used_by(pids: set[int]) -> int:
+    """Bytes of GPU memory held by `pids` on every GPU; 0 where NVML is not available."""
+    nvml = _nvml()
+    if nvml is None:
+        return 0
+    total = 0
+    for i in range(nvml.nvmlDeviceGetCount()):
+        handle = nvml.nvmlDeviceGetHandleByIndex(i)
+        for getter in (nvml.nvmlDeviceGetComputeRunningProcesses, nvml.nvmlDeviceGetGraphicsRunningProcesses):
+            try:
+                procs = getter(handle)
+            except nvml.NVMLError:
+                continue
+            total += sum(p.usedGpuMemory or 0 for p in procs if p.pid in pids)
+    return total

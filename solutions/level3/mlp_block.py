@@ -1,0 +1,254 @@
+"""Reference CUDA solution for problem `mlp_block`: LayerNorm kernel, then SGEMM + bias + GELU epilogue, then SGEMM + bias + residual epilogue: three kernels, no separate elementwise passes."""
+
+import torch
+import torch.nn as nn
+from torch.utils.cpp_extension import load_inline
+
+cuda_source = r"""
+#include <c10/cuda/CUDAStream.h>
+#include <cfloat>
+#include <cstdint>
+
+#define FULL_MASK 0xffffffffu
+static inline cudaStream_t cur_stream() { return c10::cuda::getCurrentCUDAStream(); }
+static inline void check_cuda_f32(const torch::Tensor& t, const char* name) {
+    TORCH_CHECK(t.is_cuda(), name, " must be a CUDA tensor");
+    TORCH_CHECK(t.scalar_type() == torch::kFloat32, name, " must be float32");
+    TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    return v;
+}
+// Sum over the whole block; every thread gets the result. `sh` holds at least 32 floats.
+__device__ float block_sum(float v, float* sh) {
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+        float w = lane < nw ? sh[lane] : 0.f;
+        w = warp_sum(w);
+        if (lane == 0) sh[0] = w;
+    }
+    __syncthreads();
+    return sh[0];
+}
+__device__ float block_max(float v, float* sh) {
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+        float w = lane < nw ? sh[lane] : -FLT_MAX;
+        w = warp_max(w);
+        if (lane == 0) sh[0] = w;
+    }
+    __syncthreads();
+    return sh[0];
+}
+
+// One block per row: v = x (+ res); y = (v - mean) / sqrt(var + eps) * w + b. The row is kept in shared memory.
+__global__ void layernorm_rows_kernel(const float* __restrict__ x, const float* __restrict__ res,
+                                      const float* __restrict__ w, const float* __restrict__ b,
+                                      float* __restrict__ y, int D, float eps) {
+    extern __shared__ float rowbuf[];
+    __shared__ float sh[32];
+    const long long base = (long long)blockIdx.x * D;
+    float s = 0.f;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) {
+        float v = x[base + i];
+        if (res != nullptr) v += res[base + i];
+        rowbuf[i] = v;
+        s += v;
+    }
+    const float mean = block_sum(s, sh) / D;
+    float q = 0.f;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) {
+        const float d = rowbuf[i] - mean;
+        q += d * d;
+    }
+    const float rstd = rsqrtf(block_sum(q, sh) / D + eps);
+    for (int i = threadIdx.x; i < D; i += blockDim.x)
+        y[base + i] = (rowbuf[i] - mean) * rstd * w[i] + b[i];
+}
+
+static void launch_layernorm(const float* x, const float* res, const float* w, const float* b, float* y,
+                             long long rows, int D, float eps) {
+    TORCH_CHECK(D <= 12288, "layernorm kernel keeps a row in 48 KB of shared memory: D <= 12288");
+    layernorm_rows_kernel<<<(unsigned)rows, 512, D * sizeof(float), cur_stream()>>>(x, res, w, b, y, D, eps);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+// C[b] (M x N, row-major) = epi(A[b] (M x K, row-major) @ op(B[b])), where op(B) is B (K x N, row-major)
+// or, with B_TRANS, B^T for B stored N x K (nn.Linear's weight). 128 x 128 tile per block of 256 threads,
+// each thread owns an 8 x 8 grid of outputs strided by 16 so shared-memory reads are conflict-free.
+#define SG_BM 128
+#define SG_BN 128
+#define SG_BK 8
+
+struct EpiNone {
+    static constexpr bool kRowSum = false;
+    __device__ __forceinline__ float operator()(float v, int, int) const { return v; }
+};
+
+template <bool B_TRANS, typename Epi>
+__global__ void __launch_bounds__(256) sgemm_kernel(const float* __restrict__ A, const float* __restrict__ B,
+                                                    float* __restrict__ C, int M, int N, int K,
+                                                    long long sA, long long sB, long long sC, Epi epi) {
+    __shared__ float As[SG_BK][SG_BM + 4];
+    __shared__ float Bs[SG_BK][SG_BN + 4];
+    const long long bz = blockIdx.z;
+    A += bz * sA;
+    B += bz * sB;
+    C += bz * sC;
+    const int m0 = blockIdx.y * SG_BM, n0 = blockIdx.x * SG_BN;
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
+    float acc[8][8];
+    #pragma unroll
+    for (int i = 0; i < 8; ++i)
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+
+    for (int k0 = 0; k0 < K; k0 += SG_BK) {
+        #pragma unroll
+        for (int l = 0; l < 4; ++l) {
+            const int idx = tid + l * 256;
+            const int r = idx / SG_BK, c = idx % SG_BK;
+            const int gm = m0 + r, gk = k0 + c;
+            As[c][r] = (gm < M && gk < K) ? A[(long long)gm * K + gk] : 0.f;
+            if (B_TRANS) {
+                const int gn = n0 + r;
+                Bs[c][r] = (gn < N && gk < K) ? B[(long long)gn * K + gk] : 0.f;
+            } else {
+                const int kr = idx / SG_BN, nc = idx % SG_BN;
+                const int gk2 = k0 + kr, gn = n0 + nc;
+                Bs[kr][nc] = (gk2 < K && gn < N) ? B[(long long)gk2 * N + gn] : 0.f;
+            }
+        }
+        __syncthreads();
+        #pragma unroll
+        for (int kk = 0; kk < SG_BK; ++kk) {
+            float a[8], b[8];
+            #pragma unroll
+            for (int i = 0; i < 8; ++i) a[i] = As[kk][ty + 16 * i];
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) b[j] = Bs[kk][tx + 16 * j];
+            #pragma unroll
+            for (int i = 0; i < 8; ++i)
+                #pragma unroll
+                for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+
+    if constexpr (Epi::kRowSum) {
+        // C is a column of M sums (zeroed by the caller): sum epi() over this thread's columns, then over
+        // the 16 threads that share a row (lanes 0-15 and 16-31 of a warp), then one atomic per row.
+        #pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int row = m0 + ty + 16 * i;
+            float s = 0.f;
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const int col = n0 + tx + 16 * j;
+                if (row < M && col < N) s += epi(acc[i][j], row, col);
+            }
+            s += __shfl_xor_sync(FULL_MASK, s, 8);
+            s += __shfl_xor_sync(FULL_MASK, s, 4);
+            s += __shfl_xor_sync(FULL_MASK, s, 2);
+            s += __shfl_xor_sync(FULL_MASK, s, 1);
+            if (tx == 0 && row < M) atomicAdd(C + row, s);
+        }
+    } else {
+        #pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int row = m0 + ty + 16 * i;
+            if (row >= M) continue;
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const int col = n0 + tx + 16 * j;
+                if (col < N) C[(long long)row * N + col] = epi(acc[i][j], row, col);
+            }
+        }
+    }
+}
+
+template <bool B_TRANS, typename Epi>
+static void launch_sgemm(const float* A, const float* B, float* C, int M, int N, int K, int batch,
+                         long long sA, long long sB, long long sC, Epi epi) {
+    dim3 grid((N + SG_BN - 1) / SG_BN, (M + SG_BM - 1) / SG_BM, batch);
+    sgemm_kernel<B_TRANS, Epi><<<grid, 256, 0, cur_stream()>>>(A, B, C, M, N, K, sA, sB, sC, epi);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+struct EpiBiasGelu {
+    static constexpr bool kRowSum = false;
+    const float* bias;
+    __device__ __forceinline__ float operator()(float v, int, int col) const {
+        const float x = v + bias[col];
+        return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    }
+};
+struct EpiBiasResidual {
+    static constexpr bool kRowSum = false;
+    const float* bias;
+    const float* res;
+    int N;
+    __device__ __forceinline__ float operator()(float v, int row, int col) const {
+        return v + bias[col] + res[(long long)row * N + col];
+    }
+};
+
+torch::Tensor mlp_block_cuda(torch::Tensor x, torch::Tensor ln_w, torch::Tensor ln_b, double eps,
+                             torch::Tensor w1, torch::Tensor b1, torch::Tensor w2, torch::Tensor b2) {
+    x = x.contiguous();
+    check_cuda_f32(x, "x"); check_cuda_f32(ln_w, "norm.weight"); check_cuda_f32(ln_b, "norm.bias");
+    check_cuda_f32(w1, "fc1.weight"); check_cuda_f32(b1, "fc1.bias"); check_cuda_f32(w2, "fc2.weight"); check_cuda_f32(b2, "fc2.bias");
+    const int D = x.size(-1);
+    const int M = x.numel() / D, H = w1.size(0);
+    auto h = torch::empty_like(x);
+    launch_layernorm(x.data_ptr<float>(), nullptr, ln_w.data_ptr<float>(), ln_b.data_ptr<float>(), h.data_ptr<float>(), M, D, (float)eps);
+    auto a = torch::empty({M, H}, x.options());
+    launch_sgemm<true>(h.data_ptr<float>(), w1.data_ptr<float>(), a.data_ptr<float>(), M, H, D, 1, 0, 0, 0,
+                       EpiBiasGelu{b1.data_ptr<float>()});
+    auto y = torch::empty_like(x);
+    launch_sgemm<true>(a.data_ptr<float>(), w2.data_ptr<float>(), y.data_ptr<float>(), M, D, H, 1, 0, 0, 0,
+                       EpiBiasResidual{b2.data_ptr<float>(), x.data_ptr<float>(), D});
+    return y;
+}
+"""
+
+cpp_source = r"""
+torch::Tensor mlp_block_cuda(torch::Tensor x, torch::Tensor ln_w, torch::Tensor ln_b, double eps, torch::Tensor w1, torch::Tensor b1, torch::Tensor w2, torch::Tensor b2);
+"""
+
+_ext = load_inline(
+    name="mlp_block_ref_ext",
+    cpp_sources=cpp_source,
+    cuda_sources=cuda_source,
+    functions=["mlp_block_cuda"],
+    extra_cuda_cflags=["-O3", "-arch=sm_90"],
+    verbose=False,
+)
+
+
+class ModelNew(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ext.mlp_block_cuda(x, self.norm.weight, self.norm.bias, self.norm.eps,
+                                   self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias)

@@ -1,0 +1,120 @@
+"""`grader check` end to end on the CPU: real subprocesses, real compiles, real sandboxed workers."""
+
+import json
+
+import pytest
+
+from conftest import FIXTURES, run_grader
+
+PROBLEM = str(FIXTURES / "add_problem.py")
+FAST = ["--device", "cpu", "--sandbox", "local", "--no-compile-baseline", "--max-timing-s", "0.5", "--json"]
+
+
+def check(solution: str, *extra: str, problem: str = PROBLEM):
+    proc = run_grader("check", str(FIXTURES / solution), "--problem", problem, *FAST, *extra)
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"no report on stdout; stderr:\n{proc.stderr[-3000:]}"
+    return proc, json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def passed():
+    return check("add_pass.py")
+
+
+def test_honest_solution_passes_with_timings(passed):
+    proc, report = passed
+    assert proc.returncode == 0, report["message"]
+    assert report["status"] == "passed"
+    assert report["speedup"] > 0 and report["runtime_ms"] > 0 and report["baseline_ms"] > 0
+    assert report["runtime"]["clock"] == "host" and report["runtime"]["runs"] >= 10
+    assert report["max_abs_err"] == 0.0
+    # five correctness trials, plus the outputs produced while timed and while cross-checked
+    labels = [t["label"] for t in report["trials"]]
+    assert labels.count("trial") == 5 and "timed" in labels and "cross-check" in labels
+    assert report["flags"] == []
+    assert report["speedup_compile"] is None
+
+
+def test_progress_streams_as_json_lines_on_stderr(passed):
+    proc, _ = passed
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    phases = [e["phase"] for e in events]
+    for phase in ("load", "compile", "correctness", "timing", "baseline", "done"):
+        assert phase in phases
+    trials = [e for e in events if e["kind"] == "trial"]
+    assert [t["index"] for t in trials] == [1, 2, 3, 4, 5]
+
+
+def test_wrong_answer_names_worst_element():
+    proc, report = check("add_wrong.py")
+    assert proc.returncode == 1
+    assert report["status"] == "incorrect"
+    assert "worst element" in report["message"] and "max abs error" in report["message"]
+    assert report["speedup"] is None
+
+
+def test_wrong_shape():
+    proc, report = check("add_wrong_shape.py")
+    assert proc.returncode == 1
+    assert report["status"] == "incorrect"
+    assert "shape [1, 4096] but expected [4096]" in report["message"]
+
+
+def test_compile_error_shows_compiler_message():
+    proc, report = check("add_compile_error.py")
+    assert proc.returncode == 1
+    assert report["status"] == "compile_error"
+    assert "undefined_symbol_here" in report["message"] and "error:" in report["message"]
+    assert "undefined_symbol_here" in report["compile_log"]
+
+
+def test_timeout_kills_the_worker():
+    proc, report = check("add_spin.py", "--timeout", "15")
+    assert proc.returncode == 1
+    assert report["status"] == "timeout"
+    assert "within 15s" in report["message"]
+    assert "no_custom_kernel" in report["flags"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["check", "missing.py", "--problem", PROBLEM], "missing.py: no such solution file"),
+    (["check", str(FIXTURES / "add_pass.py"), "--problem", "no_such_problem"], "no_such_problem: no problem"),
+    (["check", str(FIXTURES / "add_pass.py"), "--problem", str(FIXTURES / "no_get_inputs_problem.py")],
+     "defines no get_inputs"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    proc = run_grader(*args, "--device", "cpu")
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert needle in err and "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("solution, needle", [
+    ("syntax_error.py", "syntax_error.py:3: syntax error"),
+    ("no_modelnew.py", "defines no class ModelNew"),
+])
+def test_broken_solution_is_a_one_line_compile_error(solution, needle):
+    proc, report = check(solution)
+    assert proc.returncode == 1
+    assert report["status"] == "compile_error"
+    assert needle in report["message"] and "\n" not in report["message"]
+
+
+def test_human_output_has_summary_table():
+    proc = run_grader("check", str(FIXTURES / "no_modelnew.py"), "--problem", PROBLEM, "--device", "cpu")
+    assert proc.returncode == 1
+    text = " ".join(proc.stdout.split())  # the table wraps to the terminal's width
+    assert "verdict COMPILE_ERROR" in text and "defines no class ModelNew" in text
+
+
+def test_kernelbench_file_that_calls_cuda_runs_on_cpu():
+    proc, report = check("relu_torch.py", problem=str(FIXTURES / "kernelbench_cuda_inputs.py"))
+    assert report["status"] == "passed", report["message"]
+    assert report["flags"] == ["no_custom_kernel"]
+
+
+def test_strict_mode_refuses_plain_pytorch():
+    proc, report = check("relu_torch.py", "--strict", problem=str(FIXTURES / "kernelbench_cuda_inputs.py"))
+    assert proc.returncode == 1
+    assert report["status"] == "policy_violation"

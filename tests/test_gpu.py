@@ -1,0 +1,39 @@
+"""The GPU path end to end on a real device: run on the H100 through the device tool."""
+
+import json
+
+import pytest
+
+from conftest import FIXTURES, ROOT, run_grader
+
+pytestmark = pytest.mark.gpu
+
+CASES = [
+    (FIXTURES / "kb_add_cuda.py", FIXTURES / "kb_add.py"),
+    (ROOT / "solutions/level1/relu.py", "relu"),
+    (ROOT / "solutions/level1/matmul.py", "matmul"),
+]
+
+
+@pytest.mark.parametrize("solution, problem", CASES, ids=["kernelbench_a_plus_b", "relu", "matmul"])
+def test_honest_cuda_solution_passes_with_trusted_speedup(solution, problem):
+    proc = run_grader("check", str(solution), "--problem", str(problem), "--device", "cuda", "--json",
+                      "--sandbox", "local")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\n{problem}: {report['status']} {report['message']}  flags={report['flags']}")
+    assert report["status"] == "passed", report["message"] + report["worker_log"][-2000:]
+    assert proc.returncode == 0
+    assert report["runtime"]["clock"] == "cuda_event" and report["runtime"]["l2_flushed"]
+    assert report["speedup"] > 0 and report["speedup_compile"] > 0
+    assert "timing_mismatch" not in report["flags"] and report["speedup_trusted"]
+    assert "H100" in report["device"] or "H200" in report["device"]
+
+
+def test_wrong_cuda_kernel_is_incorrect(tmp_path):
+    wrong = tmp_path / "wrong.py"
+    wrong.write_text((FIXTURES / "kb_add_cuda.py").read_text().replace("a[idx] + b[idx]", "a[idx] - b[idx]")
+                     .replace("kg_fixture_add", "kg_fixture_sub"))
+    proc = run_grader("check", str(wrong), "--problem", str(FIXTURES / "kb_add.py"), "--device", "cuda",
+                      "--json", "--no-compile-baseline")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["status"] == "incorrect" and "worst element" in report["message"]

@@ -1,0 +1,144 @@
+"""What the browser shows about problems. Listing reads files and metadata only; input shapes come from a
+child process that imports the problem with tensors on the meta device (grader.problems.describe_inputs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import problems, roofline
+from grader.models import ProblemMeta
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+LEVEL_NAMES = {0: "CPU track", 1: "Level 1 — single ops", 2: "Level 2 — fusions", 3: "Level 3 — blocks",
+               4: "Level 4"}
+
+
+@dataclass
+class ProblemInfo:
+    name: str
+    path: Path
+    meta: ProblemMeta | None
+    level: int | None
+    tags: list[str]
+    error: str = ""
+    constants: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        return self.meta.device if self.meta else "any"
+
+    @property
+    def difficulty(self) -> str:
+        return self.meta.difficulty if self.meta else ""
+
+    @property
+    def description(self) -> str:
+        return self.meta.description if self.meta else ""
+
+    def group(self) -> str:
+        return LEVEL_NAMES.get(self.level, f"Level {self.level}") if self.level is not None else "Other"
+
+    def matches(self, query: str) -> bool:
+        """Every word must match the name, a tag, the level ('level1', 'l1', 'cpu') or the description."""
+        hay = " ".join([self.name, *self.tags, f"level{self.level}", f"l{self.level}", self.device,
+                        self.difficulty, self.description]).lower()
+        return all(w in hay for w in query.lower().split())
+
+    def work(self) -> tuple[float | None, float | None]:
+        return roofline.work(self.meta, self.path)
+
+    def floors(self) -> list[tuple[str, float]]:
+        """(GPU, floor ms) for the GPUs whose peaks are known."""
+        out = []
+        for peaks in (roofline.H100_SXM, roofline.H200):
+            ms = roofline.floor_ms(self.meta, self.path, peaks)
+            if ms is not None:
+                out.append((peaks.name, ms))
+        return out
+
+    def reference_solution(self) -> Path | None:
+        for p in (SOLUTIONS / f"level{self.level}" / f"{self.name}.py", SOLUTIONS / "cpu" / f"{self.name}.py"):
+            if p.is_file():
+                return p
+        hits = sorted(SOLUTIONS.rglob(f"{self.name}.py")) if SOLUTIONS.is_dir() else []
+        return hits[0] if hits else None
+
+
+def load_catalog(problems_dir: str | None = None) -> list[ProblemInfo]:
+    out = []
+    for e in problems.list_problems(problems_dir):
+        out.append(ProblemInfo(name=e.name, path=e.path, meta=e.meta, level=e.level, tags=e.tags, error=e.error))
+    out.sort(key=lambda p: (p.level if p.level is not None else 99, p.name))
+    return out
+
+
+def group_by_level(items: list[ProblemInfo]) -> dict[str, list[ProblemInfo]]:
+    groups: dict[str, list[ProblemInfo]] = {}
+    for p in items:
+        groups.setdefault(p.group(), []).append(p)
+    return groups
+
+
+def group_by_tag(items: list[ProblemInfo]) -> dict[str, list[ProblemInfo]]:
+    groups: dict[str, list[ProblemInfo]] = {}
+    for p in items:
+        for t in p.tags or ["untagged"]:
+            groups.setdefault(t, []).append(p)
+    return dict(sorted(groups.items()))
+
+
+# ---------------------------------------------------------------- input shapes, in a child process
+
+_DESCRIBE = ("import json, sys\nfrom pathlib import Path\nfrom grader.problems import describe_inputs\n"
+             "print(json.dumps(describe_inputs(Path(sys.argv[1]))))\n")
+
+
+@dataclass
+class Inputs:
+    inputs: list[str]
+    init_inputs: list[str]
+    note: str = ""
+
+
+_cache: dict[tuple[str, float], Inputs] = {}
+_cache_lock = threading.Lock()
+
+
+def describe_inputs(path: Path, timeout: float = 120) -> Inputs:
+    """Shapes and dtypes of get_inputs() (tensors made on the meta device) and get_init_inputs(); cached."""
+    path = Path(path)
+    key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(
+        os.pathsep), "CUDA_VISIBLE_DEVICES": ""}
+    try:
+        r = subprocess.run([sys.executable, "-c", _DESCRIBE, str(path)], capture_output=True, text=True,
+                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+        ins, inits, note = json.loads(r.stdout.strip().splitlines()[-1])
+        result = Inputs(ins, inits, note)
+    except subprocess.TimeoutExpired:
+        result = Inputs([], [], f"describing the inputs took over {timeout:.0f}s")
+    except (ValueError, IndexError, OSError) as e:
+        err = (r.stderr.strip().splitlines() or [str(e)])[-1] if "r" in locals() else str(e)
+        result = Inputs([], [], f"could not describe the inputs: {err}")
+    with _cache_lock:
+        _cache[key] = result
+    return result
+
+
+def human(n: float | None, unit: str) -> str:
+    if n is None:
+        return "—"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.3g} {prefix}{unit}"
+    return f"{n:.3g} {unit}"

@@ -1,0 +1,489 @@
+"""The main screen: problem browser, problem view, editor with the grading panel, and history."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+
+from pydantic import ValidationError
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, TextArea
+
+from grader.errors import UsageError
+
+from ..catalog import ProblemInfo, describe_inputs
+from ..compile_check import CompileCheck
+from ..compile_map import diagnostics
+from ..grading import (NO_GPU_HELP, CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished,
+                       GradeProgress, build_request, choose_device, run_grade)
+from ..starter import starter_source
+from ..workspace import Attempt
+from ..widgets.browser import ProblemBrowser
+from ..widgets.editor import KernelEditor
+from ..widgets.grade_panel import GradePanel
+from ..widgets.history_view import HistoryView
+from ..widgets.problem_view import ProblemView
+from .diff import DiffScreen
+
+SNAPSHOT_NAME = "solution.py"   # what the grader sees; a unique folder per submission
+
+
+class MainScreen(Screen):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("ctrl+r", "submit", "Submit", priority=True, tooltip="Grade the editor's solution"),
+        Binding("ctrl+t", "check", "Compile check", priority=True,
+                tooltip="Compile the inline C++/CUDA without running anything (works without a GPU)"),
+        Binding("ctrl+g", "cancel", "Cancel", priority=True, tooltip="Stop the grading or check"),
+        Binding("f8", "next_error", "Next error", priority=True, tooltip="Jump the editor to the next compile error"),
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+o", "focus_browser", "Problems", priority=True),
+        Binding("f2", "tab('problem')", "Problem"),
+        Binding("f3", "tab('solution')", "Editor"),
+        Binding("f4", "tab('history')", "History"),
+        Binding("f6", "settings", "Settings"),
+        Binding("f7", "toggle_sidebar", "Sidebar", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problem: ProblemInfo | None = None        # open in the editor
+        self.dirty = False
+        self._saved_text = ""
+        self._cancel = threading.Event()
+        self._check: CompileCheck | None = None
+        self._error_index = -1
+        self._graded_problem: str | None = None
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield ProblemBrowser(self.app.catalog, id="sidebar")
+            with TabbedContent(initial="problem", id="tabs"):
+                with TabPane("Problem", id="problem"):
+                    yield ProblemView(id="problem-view")
+                with TabPane("Solution", id="solution"):
+                    with Container(id="solution-split"):
+                        editor = KernelEditor("", id="editor")
+                        editor.border_title = "no problem open"
+                        yield editor
+                        yield GradePanel(id="grade-panel")
+                with TabPane("History", id="history"):
+                    yield HistoryView(id="history-view")
+        yield Static("", id="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(2.0, self._autosave_tick)
+        self.refresh_badges()
+        self.update_status()
+        self.query_one("#search").focus()
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def editor(self) -> KernelEditor:
+        return self.query_one("#editor", KernelEditor)
+
+    @property
+    def panel(self) -> GradePanel:
+        return self.query_one("#grade-panel", GradePanel)
+
+    @property
+    def busy(self) -> str | None:
+        return self.panel.running
+
+    def update_status(self) -> None:
+        app = self.app
+        parts = []
+        gpu = app.gpu
+        if gpu is None:
+            parts.append(Text("GPU: checking…", style="dim"))
+        elif gpu.available:
+            parts.append(Text(f"GPU: {gpu.name}", style="green"))
+        else:
+            parts.append(Text("no CUDA GPU: edit, ctrl+t compile-checks, CPU problems grade", style="yellow"))
+        if self.problem is not None:
+            device, _ = choose_device(app.settings, self.problem, gpu)
+            parts.append(Text(f"{self.problem.name} → {device or 'cannot grade here'}",
+                              style="bold" if device else "bold yellow"))
+            path = app.workspace.solution_path(self.problem.name)
+            try:
+                shown = str(path.relative_to(Path.cwd()))
+            except ValueError:
+                shown = str(path)
+            parts.append(Text(shown + (" ● unsaved" if self.dirty else " ✓ saved"),
+                              style="yellow" if self.dirty else "dim"))
+        parts.append(Text(f"sandbox {app.settings.sandbox}", style="dim"))
+        self.query_one("#status-bar", Static).update(Text("  │  ").join(parts))
+
+    def refresh_badges(self) -> None:
+        browser = self.query_one(ProblemBrowser)
+        ws = self.app.workspace
+        folder = ws.root / "history"
+        if not folder.is_dir():
+            return
+        for f in folder.glob("*.json"):
+            h = ws.load_history(f.stem)
+            browser.set_badge(h.problem, _badge(h))
+
+    # ------------------------------------------------------------ browsing and opening
+
+    @on(ProblemBrowser.Highlighted)
+    def _preview(self, event: ProblemBrowser.Highlighted) -> None:
+        self.preview(event.problem)
+
+    @on(ProblemBrowser.Opened)
+    def _open(self, event: ProblemBrowser.Opened) -> None:
+        self.open_problem(event.problem)
+
+    def preview(self, problem: ProblemInfo) -> None:
+        self.query_one(ProblemView).show(problem)
+        self.load_inputs(problem)
+
+    @work(thread=True, exclusive=True, group="describe", exit_on_error=False)
+    def load_inputs(self, problem: ProblemInfo) -> None:
+        inputs = describe_inputs(problem.path)
+        self.app.call_from_thread(self.query_one(ProblemView).set_inputs, problem, inputs)
+
+    def open_problem(self, problem: ProblemInfo, tab: str = "solution") -> None:
+        self.save_now()
+        ws = self.app.workspace
+        text = ws.read_solution(problem.name)
+        if text is None:
+            device, _ = choose_device(self.app.settings, problem, self.app.gpu)
+            if device is None:
+                device = "cpu" if problem.device == "cpu" else "cuda"
+            text = starter_source(problem.name, problem.path, problem.meta, device)
+            ws.write_solution(problem.name, text)
+            self.notify(f"Started {ws.solution_path(problem.name).name} from the template", timeout=3)
+        self.problem = problem
+        self._saved_text = text
+        self.editor.load_text(text)
+        self.dirty = False
+        self.editor.border_title = f"{problem.name} · ModelNew"
+        self.editor.border_subtitle = "ctrl+r submit · ctrl+t compile check · F8 next error"
+        self.preview(problem)
+        self.query_one(HistoryView).show(ws.load_history(problem.name))
+        self.query_one(ProblemBrowser).select(problem.name)
+        if not self.busy:
+            device, why = choose_device(self.app.settings, problem, self.app.gpu)
+            if device is None and self.app.gpu is not None:
+                self.panel.stop("no gpu", why)
+        self.action_tab(tab)
+        self.update_status()
+
+    def open_by_name(self, name: str) -> bool:
+        p = next((p for p in self.app.catalog if p.name == name), None)
+        if p is None:
+            self.notify(f"No problem named {name}", severity="error")
+            return False
+        self.open_problem(p)
+        return True
+
+    # ------------------------------------------------------------ saving
+
+    @on(TextArea.Changed, "#editor")
+    def _changed(self) -> None:
+        if self.problem is None:
+            return
+        dirty = self.editor.text != self._saved_text
+        if dirty != self.dirty:
+            self.dirty = dirty
+            self.update_status()
+
+    def _autosave_tick(self) -> None:
+        if self.problem is not None and self.app.settings.autosave and self.editor.text != self._saved_text:
+            self.save_now()
+
+    def save_now(self) -> None:
+        if self.problem is None:
+            return
+        text = self.editor.text
+        if text == self._saved_text and not self.dirty:
+            return
+        try:
+            self.app.workspace.write_solution(self.problem.name, text)
+        except OSError as e:
+            self.notify(f"Could not save: {e}", severity="error", timeout=10)
+            return
+        self._saved_text = text
+        self.dirty = False
+        if self.is_mounted:
+            self.update_status()
+
+    def action_save(self) -> None:
+        if self.problem is None:
+            self.notify("No problem open", severity="warning")
+            return
+        self.dirty = True
+        self.save_now()
+        self.notify(f"Saved {self.app.workspace.solution_path(self.problem.name)}", timeout=2)
+
+    # ------------------------------------------------------------ grading
+
+    def action_submit(self) -> None:
+        if self.busy:
+            self.notify(f"A {self.busy} is running; ctrl+g cancels it", severity="warning")
+            return
+        if self.problem is None:
+            self.notify("Open a problem first (ctrl+o, then enter)", severity="warning")
+            return
+        problem, settings = self.problem, self.app.settings
+        device, why = choose_device(settings, problem, self.app.gpu)
+        if device is None:
+            self.action_tab("solution")
+            self.panel.stop("no gpu", why)
+            self.notify(why, title="Cannot grade here", severity="warning", timeout=10)
+            return
+        self.save_now()
+        source = self.editor.text
+        folder = Path(tempfile.mkdtemp(prefix="kernel-tui-"))
+        snapshot = folder / SNAPSHOT_NAME
+        snapshot.write_text(source)
+        try:
+            request = build_request(settings, problem, snapshot, device)
+        except ValidationError as e:
+            shutil.rmtree(folder, ignore_errors=True)
+            self.notify(str(e.errors()[0]["msg"]), severity="error")
+            return
+        self.action_tab("solution")
+        self._cancel = threading.Event()
+        self._graded_problem = problem.name
+        self.panel.begin("grading", f"grading {problem.name} on {device} ({settings.sandbox} sandbox)",
+                         settings.max_timing_s)
+        self.grade_worker(request, problem, source, folder)
+
+    @work(thread=True, group="grade", exit_on_error=False)
+    def grade_worker(self, request, problem: ProblemInfo, source: str, folder: Path) -> None:
+        from grader.engine import Cancelled
+
+        cancel = self._cancel
+        try:
+            report = run_grade(request, lambda ev: self.post_message(GradeProgress(ev)), cancel)
+            msg = GradeFinished(report, source, SNAPSHOT_NAME)
+        except Cancelled:
+            msg = GradeCancelled(source)
+        except UsageError as e:
+            msg = GradeFailed(str(e), source)
+        except Exception as e:  # noqa: BLE001 - shown to the user, never swallowed
+            msg = GradeFailed(f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-6)}", source)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        msg.problem = problem
+        self.post_message(msg)
+
+    @on(GradeProgress)
+    def _progress(self, message: GradeProgress) -> None:
+        self.panel.event(message.event)
+
+    @on(GradeFinished)
+    def _finished(self, message: GradeFinished) -> None:
+        report, problem = message.report, message.problem
+        self.panel.finish(report)
+        diags = []
+        if report.status.value in ("compile_error", "runtime_error"):
+            diags = diagnostics("\n".join([report.compile_log, report.message, report.worker_log]), message.source,
+                                message.solution_name)
+            if report.status.value == "runtime_error":
+                diags = [d for d in diags if d.editor_line]
+        self._set_diagnostics(diags, problem)
+        if report.compile_log:
+            self.panel.write(report.compile_log[-6000:], style="dim")
+        attempt = self._record(problem, lambda n: Attempt.from_report(n, report, message.source))
+        style = "information" if report.passed else "warning"
+        self.notify(f"#{attempt.number}: {report.message[:200]}", title=f"{problem.name}: {report.status.value}",
+                    severity=style, timeout=6)
+
+    @on(GradeCancelled)
+    def _cancelled(self, message: GradeCancelled) -> None:
+        self.panel.stop("cancelled", "grading cancelled; every worker was stopped")
+        self._record(message.problem, lambda n: Attempt(number=n, status="cancelled", message="cancelled",
+                                                        source=message.source))
+
+    @on(GradeFailed)
+    def _failed(self, message: GradeFailed) -> None:
+        self.panel.stop("error", message.text.splitlines()[0])
+        for line in message.text.splitlines()[1:]:
+            self.panel.write(line, style="dim")
+        self.notify(message.text.splitlines()[0], title="Grading refused", severity="error", timeout=10)
+
+    def _record(self, problem: ProblemInfo, make) -> Attempt:
+        ws = self.app.workspace
+        history = ws.load_history(problem.name)
+        attempt = make(history.next_number())
+        history = ws.add_attempt(problem.name, attempt)
+        if self.problem is not None and self.problem.name == problem.name:
+            self.query_one(HistoryView).show(history)
+        self.query_one(ProblemBrowser).set_badge(problem.name, _badge(history))
+        return attempt
+
+    def _set_diagnostics(self, diags, problem: ProblemInfo) -> None:
+        self._error_index = -1
+        self.panel.set_diagnostics(diags)
+        mapped = [d for d in diags if d.editor_line]
+        if mapped and self.problem is not None and self.problem.name == problem.name:
+            self.notify(f"line {mapped[0].editor_line}: {mapped[0].message[:120]} — F8 jumps there",
+                        severity="error", timeout=8)
+
+    # ------------------------------------------------------------ compile-only check
+
+    def action_check(self) -> None:
+        if self.busy:
+            self.notify(f"A {self.busy} is running; ctrl+g cancels it", severity="warning")
+            return
+        if self.problem is None:
+            self.notify("Open a problem first", severity="warning")
+            return
+        self.save_now()
+        source = self.editor.text
+        self._check = CompileCheck(source, SNAPSHOT_NAME)
+        self.action_tab("solution")
+        self.panel.begin("check", f"compile check of {self.problem.name} (nothing of the solution runs)")
+        self.check_worker(self._check, source, self.problem)
+
+    @work(thread=True, group="check", exit_on_error=False)
+    def check_worker(self, check: CompileCheck, source: str, problem: ProblemInfo) -> None:
+        try:
+            result = check.run(on_line=lambda line: self.post_message(CheckOutput(line)))
+        except Exception as e:  # noqa: BLE001
+            from .. compile_check import CheckResult
+            result = CheckResult(False, f"check failed: {type(e).__name__}: {e}")
+        msg = CheckFinished(result, source)
+        msg.problem = problem
+        self.post_message(msg)
+
+    @on(CheckOutput)
+    def _check_line(self, message: CheckOutput) -> None:
+        self.panel.write(message.line, style="dim")
+
+    @on(CheckFinished)
+    def _check_done(self, message: CheckFinished) -> None:
+        r = message.result
+        self._check = None
+        if r.cancelled:
+            self.panel.stop("cancelled", "compile check cancelled; the compilers were stopped")
+            return
+        self.panel.finish_check(r.ok, r.message)
+        self._set_diagnostics(r.diagnostics, message.problem)
+
+    # ------------------------------------------------------------ cancel, errors, tabs
+
+    def action_cancel(self) -> None:
+        if self.busy == "grading":
+            self._cancel.set()
+            self.panel.write("cancelling: stopping the workers…", style="yellow")
+        elif self.busy == "check" and self._check is not None:
+            self._check.cancel()
+            self.panel.write("cancelling the compile check…", style="yellow")
+        else:
+            self.notify("Nothing to cancel", timeout=2)
+
+    def stop_all(self) -> None:
+        """Ask every background job to stop (quitting); they end within a second or so."""
+        self._cancel.set()
+        if self._check is not None:
+            self._check.cancel()
+
+    async def wait_idle(self, timeout: float = 20.0) -> None:
+        workers = [w for w in self.app.workers if w.group in ("grade", "check") and not w.is_finished]
+        if workers:
+            try:
+                await asyncio.wait_for(self.app.workers.wait_for_complete(workers), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    def action_next_error(self) -> None:
+        mapped = [d for d in self.panel.diagnostics if d.editor_line]
+        if not mapped:
+            self.notify("No compile errors to jump to" if not self.panel.diagnostics else
+                        "These errors are in code the editor cannot map (generated or non-literal sources)",
+                        timeout=3)
+            return
+        self._error_index = (self._error_index + 1) % len(mapped)
+        self.jump(mapped[self._error_index])
+
+    @on(GradePanel.JumpTo)
+    def _jump_to(self, message: GradePanel.JumpTo) -> None:
+        if message.diagnostic.editor_line:
+            self.jump(message.diagnostic)
+        else:
+            self.notify("This error is in generated code; no editor line", timeout=3)
+
+    def jump(self, d) -> None:
+        self.action_tab("solution")
+        self.editor.go_to(d.editor_line, d.editor_col)
+        self.notify(f"line {d.editor_line}: {d.message[:160]}", timeout=5)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+        if tab == "solution" and self.problem is not None:
+            self.editor.focus()
+        elif tab == "history":
+            self.query_one("#attempts").focus()
+
+    def action_focus_browser(self) -> None:
+        sidebar = self.query_one("#sidebar")
+        sidebar.display = True
+        self.query_one("#search").focus()
+
+    def action_toggle_sidebar(self) -> None:
+        sidebar = self.query_one("#sidebar")
+        sidebar.display = not sidebar.display
+
+    def action_settings(self) -> None:
+        self.app.action_settings()
+
+    # ------------------------------------------------------------ history actions
+
+    @on(HistoryView.DiffRequested)
+    def _diff(self, message: HistoryView.DiffRequested) -> None:
+        if self.problem is not None:
+            self.app.push_screen(DiffScreen(message.attempt, self.editor.text, self.problem.name))
+
+    @on(HistoryView.RestoreRequested)
+    def _restore(self, message: HistoryView.RestoreRequested) -> None:
+        if self.problem is None:
+            return
+        self.editor.replace(message.attempt.source, (0, 0), self.editor.document.end)  # undoable
+        self.action_tab("solution")
+        self.notify(f"Restored attempt #{message.attempt.number}; ctrl+z undoes", timeout=4)
+
+    def load_reference(self) -> None:
+        if self.problem is None:
+            return
+        ref = self.problem.reference_solution()
+        if ref is None:
+            self.notify(f"No reference solution for {self.problem.name}", severity="warning")
+            return
+        ws = self.app.workspace
+        backup = ws.solution_path(self.problem.name).with_suffix(".py.bak")
+        backup.write_text(self.editor.text)
+        self.editor.replace(ref.read_text(), (0, 0), self.editor.document.end)
+        self.save_now()
+        self.notify(f"Loaded {ref.name}; your previous text is in {backup.name}", timeout=5)
+
+    def on_unmount(self) -> None:
+        self.stop_all()
+        self.save_now()
+
+
+def _badge(history) -> Text | None:
+    if not history.attempts:
+        return None
+    best = history.best_speedup()
+    if best is not None:
+        return Text(f"✓ {best:.2f}x", style="green")
+    last = history.attempts[-1]
+    return Text("✗", style="red") if last.status not in ("cancelled",) else Text("·", style="dim")

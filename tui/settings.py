@@ -1,0 +1,63 @@
+"""User settings of the TUI: a pydantic model stored as JSON in the user's config folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.models import Timeouts
+
+CONFIG_ENV = "KERNEL_TUI_CONFIG"
+
+
+def default_config_path() -> Path:
+    """$KERNEL_TUI_CONFIG, else $XDG_CONFIG_HOME/kernel-tui/settings.json (~/.config by default)."""
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "kernel-tui" / "settings.json"
+
+
+class Settings(BaseModel):
+    """What the Settings screen edits. Every field has the default the CLI uses."""
+
+    model_config = ConfigDict(extra="ignore")
+    workspace: str = Field("workspace", description="folder of your solutions and attempt history "
+                                                    "(relative to where kernel-tui starts)")
+    problems_dir: str | None = Field(None, description="extra folder of KernelBench-format problems")
+    sandbox: Literal["auto", "local", "docker"] = Field("auto", description="isolation of the grading workers")
+    device: Literal["auto", "cuda", "cpu"] = Field("auto", description="auto: the problem's device, "
+                                                                       "CUDA when a GPU is visible")
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    trials: int = Field(5, ge=1, le=100, description="correctness trials on fresh random inputs")
+    max_timing_s: float = Field(10.0, gt=0, description="cap of each timing loop, seconds")
+    baseline_compile: bool = Field(True, description="also time torch.compile of the reference")
+    strict: bool = Field(False, description="refuse solutions that launch no custom kernel")
+    autosave: bool = Field(True, description="save the editor to the workspace as you type")
+    show_reference_solutions: bool = Field(False, description="offer the bundled reference solutions "
+                                                              "(solutions/) in the command palette")
+    theme: str = Field("textual-dark", description="Textual theme")
+
+    def workspace_path(self, base: Path | None = None) -> Path:
+        p = Path(self.workspace).expanduser()
+        return p if p.is_absolute() else (base or Path.cwd()) / p
+
+
+def load_settings(path: Path) -> tuple[Settings, str]:
+    """(settings, warning). A missing file gives the defaults; a broken one gives the defaults and says so."""
+    if not path.is_file():
+        return Settings(), ""
+    try:
+        return Settings.model_validate_json(path.read_text()), ""
+    except (ValidationError, OSError, ValueError) as e:
+        return Settings(), f"{path}: unreadable settings, using defaults ({str(e).splitlines()[0]})"
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(settings.model_dump_json(indent=2) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,226 @@
+"""Live grading: the phase, a progress bar, the verdict, compile errors to jump to, and a scrolling log."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import OptionList, ProgressBar, RichLog, Static
+from textual.widgets.option_list import Option
+
+from grader.models import Phase, ProgressEvent, Report
+
+from ..compile_map import Diagnostic
+
+PHASE_TITLES = {Phase.load: "start workers", Phase.compile: "compile", Phase.correctness: "correctness",
+                Phase.timing: "timing", Phase.baseline: "baselines", Phase.done: "done"}
+# Where each phase starts on the progress bar (out of 100).
+PHASE_SPAN = {Phase.load: (0, 5), Phase.compile: (5, 40), Phase.correctness: (40, 60), Phase.timing: (60, 80),
+              Phase.baseline: (80, 100)}
+STATUS_STYLE = {"passed": "bold green", "incorrect": "bold red", "compile_error": "bold red",
+                "runtime_error": "bold red", "timeout": "bold yellow", "resource_limit": "bold yellow",
+                "policy_violation": "bold magenta", "cancelled": "bold yellow", "error": "bold red"}
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g} ms"
+
+
+class GradePanel(Vertical):
+    class JumpTo(Message):
+        def __init__(self, diagnostic: Diagnostic) -> None:
+            super().__init__()
+            self.diagnostic = diagnostic
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.running: str | None = None      # "grade" or "check" while one runs
+        self.phase: Phase | None = None
+        self.started = 0.0
+        self.phase_started = 0.0
+        self.detail = ""
+        self.max_timing_s = 10.0
+        self.diagnostics: list[Diagnostic] = []
+        self.last_status: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("ready · ctrl+r submits, ctrl+t checks that it compiles", style="dim"), id="phase")
+        yield ProgressBar(total=100, show_eta=False, id="progress")
+        yield Static("", id="results")
+        errors = OptionList(id="errors")
+        errors.border_title = "compile errors · enter or F8 jumps to the line"
+        yield errors
+        log = RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=5000, min_width=20)
+        log.border_title = "log"
+        yield log
+
+    def on_mount(self) -> None:
+        self.query_one("#errors").display = False
+        self.set_interval(0.5, self._tick)
+
+    # ------------------------------------------------------------ driving it
+
+    def begin(self, kind: str, title: str, max_timing_s: float = 10.0) -> None:
+        self.running = kind
+        self.phase = None
+        self.started = self.phase_started = time.monotonic()
+        self.max_timing_s = max_timing_s
+        self.detail = ""
+        self.set_diagnostics([])
+        self.query_one("#results", Static).update("")
+        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
+        self.write(title, style="bold")
+        self._set_phase(Text.assemble(("● ", "cyan"), title))
+        self.add_class("-running")
+
+    def write(self, line: str, style: str = "") -> None:
+        stamp = f"{time.monotonic() - self.started:6.1f}s  " if self.running else "         "
+        self.query_one("#log", RichLog).write(Text.assemble((stamp, "dim"), (line, style)))
+
+    def event(self, ev: ProgressEvent) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        title = PHASE_TITLES.get(ev.phase, ev.phase.value)
+        if ev.phase is not self.phase and ev.phase is not Phase.done:
+            self.phase = ev.phase
+            self.phase_started = time.monotonic()
+        lo, hi = PHASE_SPAN.get(ev.phase, (100, 100))
+        if ev.kind == "start":
+            self.detail = ev.message
+            if ev.phase is Phase.baseline and ev.label == "compile":
+                lo = (lo + hi) / 2
+            bar.update(progress=max(bar.progress, lo))
+            self.write(f"{title}: {ev.message}")
+        elif ev.kind == "trial":
+            mark = "✓" if ev.ok else "✗"
+            self.detail = f"trial {ev.index}/{ev.total} {mark}  {ev.message}"
+            if ev.index and ev.total:
+                bar.update(progress=lo + (hi - lo) * ev.index / ev.total)
+            self.write(f"correctness trial {ev.index}/{ev.total} {mark} {ev.message}",
+                       style="" if ev.ok else "red")
+        elif ev.kind == "timing":
+            err = f" ± {ev.rel_err * 100:.2f}%" if ev.rel_err is not None else ""
+            mean = f"{ev.mean_ms:.4g} ms" if ev.mean_ms is not None else "?"
+            self.detail = f"{ev.label}: run {ev.index}, mean {mean}{err}"
+            frac = min((time.monotonic() - self.phase_started) / max(self.max_timing_s, 0.1), 0.95)
+            if ev.phase is Phase.baseline:
+                lo, hi = (lo, (lo + hi) / 2) if ev.label == "eager" else ((lo + hi) / 2, hi)
+            bar.update(progress=max(bar.progress, lo + (hi - lo) * frac))
+        elif ev.kind == "end":
+            if ev.phase is not Phase.done:
+                bar.update(progress=max(bar.progress, hi))
+                self.write(f"{title}: {ev.message or 'done'}", style="green" if ev.ok else "red")
+        elif ev.kind == "log":
+            self.write(ev.message, style="dim")
+        self._render_phase()
+
+    def finish(self, report: Report) -> None:
+        self.running = None
+        self.remove_class("-running")
+        self.last_status = report.status.value
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(progress=100)
+        style = STATUS_STYLE.get(report.status.value, "bold")
+        self._set_phase(Text.assemble(("■ ", style), (report.status.value.upper().replace("_", " "), style),
+                                      f"  in {report.duration_s:.1f}s"))
+        self.query_one("#results", Static).update(results_table(report))
+        self.write(f"verdict: {report.status.value} — {report.message}", style=style)
+
+    def finish_check(self, ok: bool, message: str) -> None:
+        self.running = None
+        self.remove_class("-running")
+        self.query_one("#progress", ProgressBar).update(progress=100)
+        style = "bold green" if ok else "bold red"
+        self._set_phase(Text.assemble(("■ ", style), ("COMPILES" if ok else "DOES NOT COMPILE", style),
+                                      f"  in {time.monotonic() - self.started:.1f}s"))
+        self.query_one("#results", Static).update(Text(message, style="" if ok else "red"))
+        self.write(f"compile check: {message}", style=style)
+
+    def stop(self, status: str, message: str) -> None:
+        """Cancelled, or refused before grading began."""
+        self.running = None
+        self.remove_class("-running")
+        self.last_status = status
+        style = STATUS_STYLE.get(status, "bold")
+        self._set_phase(Text.assemble(("■ ", style), (status.upper(), style)))
+        self.query_one("#results", Static).update(Text(message, style=style.replace("bold ", "")))
+        self.write(f"{status}: {message}", style=style)
+
+    def set_diagnostics(self, diags: list[Diagnostic]) -> None:
+        self.diagnostics = diags
+        errors = self.query_one("#errors", OptionList)
+        errors.clear_options()
+        for i, d in enumerate(diags):
+            style = "red" if d.severity == "error" else "yellow"
+            loc = f"line {d.editor_line}" if d.editor_line else f"{d.file}:{d.line}"
+            errors.add_option(Option(Text.assemble((f"{loc:>9} ", "bold"), (d.severity, style), f": {d.message}"),
+                                     id=str(i)))
+        errors.display = bool(diags)
+
+    @on(OptionList.OptionSelected, "#errors")
+    def _jump(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(self.JumpTo(self.diagnostics[int(event.option.id)]))
+
+    # ------------------------------------------------------------ rendering
+
+    def _set_phase(self, text: Text) -> None:
+        self.query_one("#phase", Static).update(text)
+
+    def _render_phase(self) -> None:
+        if not self.running:
+            return
+        title = PHASE_TITLES.get(self.phase, "starting") if self.phase else "starting"
+        spin = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"[int(time.monotonic() * 4) % 10]
+        t = Text.assemble((f"{spin} ", "cyan"), (title, "bold"),
+                          (f"  {time.monotonic() - self.phase_started:4.0f}s", "dim"))
+        if self.detail:
+            t.append(f"\n{self.detail}")
+        self._set_phase(t)
+
+    def _tick(self) -> None:
+        if not self.running:
+            return
+        self._render_phase()
+        if self.running == "check" or self.phase in (Phase.load, Phase.compile):
+            # Compiles report nothing until they end: creep towards the phase's end (half-way at 30 s).
+            lo, hi = (0, 95) if self.running == "check" else PHASE_SPAN[self.phase]
+            elapsed = time.monotonic() - self.phase_started
+            bar = self.query_one("#progress", ProgressBar)
+            bar.update(progress=max(bar.progress, lo + (hi - lo) * 0.9 * (1 - 0.5 ** (elapsed / 30))))
+
+
+def results_table(report: Report) -> Table:
+    style = STATUS_STYLE.get(report.status.value, "bold")
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column()
+    t.add_row("verdict", Text(report.status.value.upper().replace("_", " "), style=style))
+    t.add_row("", Text(report.message))
+    if report.max_abs_err is not None:
+        t.add_row("max error", f"abs {report.max_abs_err:.3g}, rel {report.max_rel_err or 0:.3g}")
+    if report.runtime_ms is not None:
+        sem = f"  ±{report.runtime.rel_sem * 100:.2f}%" if report.runtime else ""
+        t.add_row("runtime", f"{_ms(report.runtime_ms)}{sem}")
+        t.add_row("eager", _ms(report.baseline_ms))
+        if report.baseline_compile_ms is not None:
+            t.add_row("torch.compile", _ms(report.baseline_compile_ms))
+    if report.speedup is not None:
+        sp = Text(f"{report.speedup:.2f}x", style="bold green" if report.speedup >= 1 else "bold yellow")
+        sp.append(" vs eager")
+        if report.speedup_compile is not None:
+            sp.append(f", {report.speedup_compile:.2f}x vs torch.compile")
+        if not report.speedup_trusted:
+            sp.append("  not trusted", style="red")
+        t.add_row("speedup", sp)
+    if report.roofline_fraction is not None:
+        t.add_row("roofline", f"{report.roofline_fraction * 100:.0f}% of the floor")
+    if report.flags:
+        t.add_row("flags", Text(", ".join(report.flags), style="yellow"))
+    t.add_row("device", f"{report.device} · {report.sandbox or '?'} sandbox")
+    return t
