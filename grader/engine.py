@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import statistics
 import threading
 import time
 from contextlib import ExitStack
@@ -23,9 +24,9 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import policy, problems, roofline
+from . import device_lock, policy, problems, roofline
 from .compare import compare, tolerance
-from .errors import UsageError
+from .errors import Cancelled, UsageError
 from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
 from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor
 
@@ -35,12 +36,13 @@ GUARD_TARGET_S = 0.3     # how long the grader's own wall-clock cross-check shou
 GUARD_MAX_S = 30.0
 GUARD_FACTOR = 4.0       # event speedup this many times the wall-clock speedup is not believed
 EXCESSIVE_SPEEDUP = 20.0
+GUARD_SLACK_MS = 0.05     # harness overhead per call the worker's timings may leave out
+FRESH_PROBES = 5         # single calls on never-seen inputs, timed by the grader: catches results cached by content
+FRESH_FACTOR = 4.0       # a fresh call this many times slower than the timed ones (plus slack) is not believed
+FRESH_SLACK_MS = {"cuda": 0.5, "cpu": 3.0}  # noise allowance of one call's window
+PROBE_SAMPLES = 4096     # elements of each output checked after a fresh call (the whole output would be timed too)
 RESOURCE_CAUSES = {"memory": "host memory", "gpu_memory": "GPU memory", "pids": "process count",
                    "disk": "disk space"}
-
-
-class Cancelled(Exception):
-    """The caller cancelled the grading; every worker has been stopped."""
 
 
 class Verdict(Exception):
@@ -112,7 +114,7 @@ class Party:
                     raise self.failure(what)
                 continue
             except ProtocolError as e:
-                if self.worker.poll() is None and self.worker.stop_cause() is None:
+                if self._still_running() and self.worker.stop_cause() is None:
                     self.worker.kill()
                     raise Verdict(Status.runtime_error, f"{self.role} broke the grading protocol during {what}: {e}",
                                   ("protocol_violation",))
@@ -123,6 +125,16 @@ class Party:
             if reply.get("progress"):
                 continue
             return reply
+
+    def _still_running(self, grace_s: float = 1.0) -> bool:
+        # A worker that just died closes its channel a moment before the sandbox sees it exit (bwrap
+        # reaps its child first): give it that moment, so a crash is not mistaken for bad frames.
+        deadline = time.monotonic() + grace_s
+        while self.worker.poll() is None:
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.02)
+        return False
 
     def tensors(self, reply: dict, what: str) -> list:
         descs = reply.get("outputs")
@@ -150,13 +162,22 @@ def _expect_ok(reply: dict, party: Party, what: str) -> dict:
             raise UsageError(message)
         raise Verdict(Status.runtime_error, f"the reference failed during {what}: {message}", ("reference_failed",),
                       detail)
-    status = {"compile_error": Status.compile_error, "incorrect": Status.incorrect}.get(kind, Status.runtime_error)
+    status = {"compile_error": Status.compile_error, "incorrect": Status.incorrect,
+              "resource_limit": Status.resource_limit}.get(kind, Status.runtime_error)
     raise Verdict(status, message if status is Status.compile_error else f"{what}: {message}", (), detail)
 
 
 def default_memory_limit() -> int:
     # Two workers run side by side; each may take 40% of this machine.
     return int(psutil.virtual_memory().total * 0.4)
+
+
+def default_gpu_memory_limit() -> int | None:
+    # The same for the GPU they share, so that neither can starve the other; None without NVML.
+    from sandbox import gpu_memory
+
+    total = gpu_memory.total_bytes()
+    return int(total * 0.45) if total else None
 
 
 class Grading:
@@ -176,6 +197,8 @@ class Grading:
         self.solution_path = sol.resolve()
         self.report = Report(status=Status.passed, message="", problem=str(self.problem_path),
                              solution=str(self.solution_path), device=req.device)
+        self.source: policy.SourceCheck | None = None
+        self.fresh_pairs: list[tuple[float, float]] = []  # (candidate, reference) ms of calls on fresh inputs
 
     def event(self, phase: Phase, kind: str, message: str = "", **kw) -> None:
         self.emit(ProgressEvent(phase=phase, kind=kind, message=message, **kw))
@@ -185,11 +208,15 @@ class Grading:
         files = {"problem": str(self.problem_path)}
         if role == "candidate":
             files["solution"] = str(self.solution_path)
+        gpu_bytes = None
+        if req.device == "cuda":
+            gpu_bytes = (req.gpu_memory_limit_mb << 20) if req.gpu_memory_limit_mb else default_gpu_memory_limit()
         limits = sandbox.Limits(
             memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb else default_memory_limit(),
-            gpu_memory_bytes=(req.gpu_memory_limit_mb << 20) if req.gpu_memory_limit_mb else None,
-            gpu=req.device == "cuda")
-        return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits)
+            gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda")
+        env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
+        return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
+                                  env=env)
 
     def run(self) -> Report:
         start = time.monotonic()
@@ -213,11 +240,16 @@ class Grading:
         source = policy.check_solution(self.solution_path)
         if not source.ok:
             raise Verdict(Status.compile_error, source.message)
-        report.flags += source.flags
+        report.flags += [f for f in source.flags if f not in report.flags]
+        self.source = source
         strict = req.strict or (self.meta is not None and self.meta.strict)
-        if strict and not source.custom_kernel:
+        violations = source.strict_violations() if strict else []
+        if len(violations) == 1 and not source.custom_kernel:
             raise Verdict(Status.policy_violation, f"{self.solution_path}: strict mode needs a custom kernel "
                                                    "(load_inline, Triton, ...); this solution only calls PyTorch ops")
+        if violations:
+            raise Verdict(Status.policy_violation, f"{self.solution_path}: strict mode refuses this solution: "
+                                                   + "; ".join(violations[:6]))
         try:
             box = sandbox.open_sandbox(req.sandbox)
         except sandbox.SandboxError as e:
@@ -225,6 +257,7 @@ class Grading:
         report.sandbox = box.name
 
         with ExitStack() as stack:
+            self.stack = stack
             self.event(Phase.load, "start", f"starting {box.name} workers")
             ref = Party(box, "reference", self.spec("reference"), self.cancel)
             stack.callback(ref.close)
@@ -285,11 +318,18 @@ class Grading:
         self.event(Phase.correctness, "end", f"all {req.trials} trials match", ok=True)
 
         # Timing: the candidate first, then the baselines, one at a time so they never share the device.
+        self.stack.enter_context(device_lock.exclusive(req.device, self.cancel, lambda: self.event(
+            Phase.timing, "log", "waiting for another grading to finish timing on this device")))
         self.event(Phase.timing, "start", "timing the solution", label="candidate")
         cand_stats, cand_guard = self._time(cand, ref, "candidate", Phase.timing)
         report.runtime, report.runtime_ms = cand_stats, cand_stats.median_ms
         self.event(Phase.timing, "end", f"{cand_stats.median_ms:.4g} ms", ok=True, mean_ms=cand_stats.mean_ms,
                    label="candidate")
+        self._fresh_calls(cand, ref)
+        cand_kernels = self._profile(cand)
+        # Nothing of the candidate may run while the baselines are timed: a process or a kernel it left
+        # behind would slow them down and inflate its speedup. Its log stays readable after close().
+        cand.close()
 
         self.event(Phase.baseline, "start", "timing eager PyTorch", label="eager")
         base_stats, base_guard = self._time(ref, ref, "eager", Phase.baseline)
@@ -299,6 +339,7 @@ class Grading:
             comp_stats, _ = self._time(ref, ref, "compile", Phase.baseline)
             report.baseline_compile, report.baseline_compile_ms = comp_stats, comp_stats.median_ms
         self.event(Phase.baseline, "end", "baselines timed", ok=True)
+        self._kernel_hint(cand_kernels, self._profile(ref))
 
         self._speedups(cand_stats, cand_guard, base_stats, base_guard)
 
@@ -306,7 +347,7 @@ class Grading:
         if len(got) != len(expected):
             return TrialResult(index=index, label=label, ok=False,
                                message=f"returned {len(got)} outputs, expected {len(expected)}")
-        checks = [compare(g, e, *tolerance(e.dtype, self.meta)) for g, e in zip(got, expected)]
+        checks = [self._compare(g, e) for g, e in zip(got, expected)]
         report = self.report
         for c in checks:
             if c.max_abs_err is not None:
@@ -321,6 +362,15 @@ class Grading:
         trial = TrialResult(index=index, label=label, ok=not bad, outputs=checks, message=message)
         report.trials.append(trial)
         return trial
+
+    def _compare(self, got, expected):
+        tol = tolerance(expected.dtype, self.meta)
+        if self.req.device == "cuda":
+            try:  # outputs of several GB compare in well under a second on the GPU
+                return compare(got, expected, *tol, device="cuda")
+            except (RuntimeError, AssertionError):  # no CUDA here, or the candidate left no memory
+                pass
+        return compare(got, expected, *tol)
 
     def _time(self, party: Party, ref: Party, label: str, phase: Phase) -> tuple[TimingStats, float]:
         """Time one model with the worker's events, then cross-check with this process's clock.
@@ -370,6 +420,61 @@ class Grading:
             self._check_timed_output(ref, party, seeds, reply, "cross-check")
         return stats, guard_ms
 
+    def _fresh_calls(self, cand: Party, ref: Party) -> None:
+        """The grader's own clock around single calls on inputs never seen before, candidate and reference in turn.
+
+        A solution that caches results by input content (or pointer) is fast on the timing loop's three
+        rotating input sets but must really compute here. Each window runs from 'go' until sampled elements
+        of the output are back, so no work can be deferred past it; the candidate's samples are checked.
+        Alternating the two workers lets the reference's calls measure the harness's own cost under the
+        same load, and the median of the pairs is robust to the odd preempted call."""
+        from .runner import sample_indices
+
+        what = "fresh-input check"
+        for k in range(FRESH_PROBES):
+            seed = fresh_seed()
+            pair = {}
+            for party in ((cand, ref) if k % 2 == 0 else (ref, cand)):  # whoever goes second may meet the
+                # first one's spinning thread pool: alternate, so neither side always pays for it
+                _expect_ok(party.call({"cmd": "probe", "seed": seed, "variant": "eager", "tag": f"p{k}"},
+                                      self.req.timeouts.timing, what), party, what)
+                pick = secrets.randbits(40)  # which elements come back is revealed only once the call is done
+                t0 = time.perf_counter()
+                _expect_ok(party.call({"cmd": "go"}, GUARD_MAX_S, what), party, what)
+                reply = party.call({"cmd": "sample", "seed": pick, "k": PROBE_SAMPLES}, GUARD_MAX_S, what)
+                pair[party.role] = (time.perf_counter() - t0) * 1e3
+                _expect_ok(reply, party, what)
+                sampled = party.tensors(reply, what)
+                if party is cand:
+                    got, cand_pick = sampled, pick
+            full = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"xp{k}"},
+                                                   self.req.timeouts.correctness, "reference check"), ref, what), what)
+            expected = [e.reshape(-1)[sample_indices(e.numel(), cand_pick + i, PROBE_SAMPLES)]
+                        for i, e in enumerate(full)]
+            if len(got) != len(expected) or not all(compare(g, e, *tolerance(e.dtype, self.meta)).ok
+                                                    for g, e in zip(got, expected)):
+                trial = self._check(len(self.report.trials) + 1, "fresh", expected, got)
+                raise Verdict(Status.incorrect, f"output on fresh inputs outside the timing loop is wrong: "
+                                                f"{trial.message}", ("wrong_while_timed",))
+            self.fresh_pairs.append((pair["candidate"], pair["reference"]))
+
+    def _profile(self, party: Party) -> list[str] | None:
+        """What one forward launched, as the worker's torch.profiler saw it (a hint: the worker could lie)."""
+        try:
+            reply = party.call({"cmd": "profile", "seed": fresh_seed()}, min(self.req.timeouts.timing, 120.0),
+                               f"profiling ({party.role})")
+        except Verdict:
+            return None
+        names = reply.get("names") if reply.get("ok") is True else None
+        return [str(n)[:200] for n in names[:500]] if isinstance(names, list) else None
+
+    def _kernel_hint(self, cand: list[str] | None, ref: list[str] | None) -> None:
+        source = getattr(self, "source", None)
+        # Every kernel (operator, on CPU) the reference launches, the candidate launches too: whatever
+        # custom kernel it built, PyTorch still does the reference's work. A hint; the worker could lie.
+        if cand and ref and source is not None and source.custom_kernel and set(ref) <= set(cand):
+            self.report.flags.append("reference_kernels_remain")
+
     def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: dict, label: str) -> None:
         """What the candidate produced while being timed must be right too."""
         idx = reply.get("last_set")
@@ -397,11 +502,34 @@ class Grading:
             trusted = False
         speedup = base.median_ms / effective if effective > 0 else math.inf
         guard_speedup = base_guard / cand_guard if cand_guard > 0 else math.inf
-        if speedup > 2 and speedup > GUARD_FACTOR * max(guard_speedup, 1.0):
+        # The grader's clock says how long a call really takes. The worker's own figure may be lower only
+        # by harness overhead (Python, launches), whose size the reference shows; a harness whose clock
+        # was patched claims much less. Checked below 2x too: the ratio test alone would let a forger
+        # claim up to GUARD_FACTOR x whatever its real speed.
+        allowance = GUARD_SLACK_MS + 2 * max(base_guard - base.median_ms, 0.0) + 0.25 * effective
+        forged = speedup > 1.0 and speedup > 1.5 * guard_speedup and cand_guard - effective > allowance
+        if forged or (speedup > 2 and speedup > GUARD_FACTOR * max(guard_speedup, 1.0)):
             if "timing_mismatch" not in report.flags:
                 report.flags.append("timing_mismatch")
             speedup = min(speedup, guard_speedup)
             effective = base.median_ms / speedup
+            trusted = False
+        if self.fresh_pairs and speedup > 1.0:
+            # The candidate's time on inputs it had never seen: its window less the harness's cost, which
+            # is the reference's window less the reference's own time per call (its cross-check). A busy
+            # machine only ever adds time, to either side: both the fastest windows and the median of the
+            # pairs must show it, by a margin that grows with the harness's window.
+            cands, refs = [c for c, _ in self.fresh_pairs], [r for _, r in self.fresh_pairs]
+            fresh = min(min(cands) - min(refs), statistics.median(c - r for c, r in self.fresh_pairs)) + base_guard
+            slack = max(FRESH_SLACK_MS.get(self.req.device, 3.0), 0.5 * min(refs))
+            if fresh > FRESH_FACTOR * max(cand_guard, effective) + slack:
+                if "timing_mismatch" not in report.flags:
+                    report.flags.append("timing_mismatch")
+                trusted = False
+                if base.median_ms / fresh < speedup:
+                    speedup = base.median_ms / fresh
+                    effective = fresh
+        if getattr(self, "source", None) is not None and self.source.tampering:
             trusted = False
         floor_flags = roofline.assess(self.meta, self.problem_path, effective, report.device)
         report.achieved_tflops, report.achieved_gbps, report.roofline_fraction = floor_flags
@@ -418,7 +546,8 @@ class Grading:
             report.flags.append("noisy_timing")
         vs_compile = f", {report.speedup_compile:.2f}x vs torch.compile" if report.speedup_compile else ""
         caveat = "" if trusted else " (not trusted: " + ", ".join(f for f in report.flags
-                                                                 if f in ("timing_mismatch", "excessive_speedup")) + ")"
+                                                                 if f in ("timing_mismatch", "excessive_speedup",
+                                                                          "tampering")) + ")"
         report.message = (f"correct on {self.req.trials} trials; {speedup:.2f}x vs eager "
                           f"({effective:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")
 

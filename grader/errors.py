@@ -3,3 +3,7 @@
 
 class UsageError(Exception):
     """Bad input from the user: a missing file, a malformed problem. The message names the file and the fix."""
+
+
+class Cancelled(Exception):
+    """The caller cancelled the grading; every worker has been stopped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import random
 import re
 import sys
@@ -53,6 +54,25 @@ def _cpu_shims() -> None:
     torch.nn.Module.cuda = lambda self, *a, **k: self
 
 
+def sample_indices(n: int, seed: int, k: int) -> torch.Tensor:
+    """k flat indices below n drawn from seed; the worker and the grader draw the same ones."""
+    if n <= 0:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.randint(0, n, (min(k, n),), generator=torch.Generator().manual_seed(seed))
+
+
+def _cap_gpu_memory() -> None:
+    # The grader's GPU memory limit, applied inside so that an honest solution that asks for too much
+    # gets a clean out-of-memory error. A solution can lift it (set_per_process_memory_fraction(1.0));
+    # the sandbox's watchdog enforces the same limit from outside, where the solution cannot reach.
+    cap = int(os.environ.get("KG_GPU_MEMORY_BYTES") or 0)
+    if cap <= 0:
+        return
+    total = torch.cuda.get_device_properties(0).total_memory
+    usable = max(cap - (768 << 20), cap // 2)  # leave room for the CUDA context, which NVML counts too
+    torch.cuda.set_per_process_memory_fraction(min(1.0, usable / total), 0)
+
+
 def _first_error_line(text: str) -> str:
     """The compiler's first `error:` line, with the private build folder stripped from its path."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -88,6 +108,7 @@ class ModelRunner:
             if not torch.cuda.is_available():
                 raise WorkerError("runtime_error", "CUDA is not available to the worker; grade with --device cpu")
             torch.cuda.set_device(0)
+            _cap_gpu_memory()
         else:
             _cpu_shims()
         try:
@@ -188,6 +209,47 @@ class ModelRunner:
             return as_outputs(out), (runs - 1) % len(sets)
 
         return go
+
+    def prepare_probe(self, msg: dict) -> Callable[[], list]:
+        """Inputs from a seed never used before, ready; the returned call runs the model once and syncs."""
+        inputs = self.inputs(msg["seed"])
+        fn = self._fn(msg.get("variant", "eager"))
+        self._sync()
+
+        def go():
+            with torch.no_grad():
+                out = fn(*inputs)
+            self._sync()
+            return as_outputs(out)
+
+        return go
+
+    @staticmethod
+    def sample(outs: list, seed: int, k: int) -> list:
+        """Elements of each output at indices drawn from `seed` (the grader draws the same ones)."""
+        return [t.detach().reshape(-1)[sample_indices(t.numel(), seed + i, k).to(t.device)]
+                for i, t in enumerate(outs)]
+
+    def profile(self, seed: int) -> list[str] | None:
+        """Names of what one forward launched: GPU kernels on CUDA, ATen operators on CPU. A hint only."""
+        try:
+            from torch.profiler import ProfilerActivity
+            from torch.profiler import profile as _profile
+
+            inputs = self.inputs(seed)
+            cuda = self.device == "cuda"
+            acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+            with _profile(activities=acts) as prof, torch.no_grad():
+                self.model(*inputs)
+                self._sync()
+            names = set()
+            for e in prof.events():
+                on_gpu = e.device_type == torch.autograd.DeviceType.CUDA
+                if (cuda and on_gpu) or (not cuda and e.name.startswith("aten::")):
+                    names.add(e.name[:200])
+            return sorted(names)[:500]
+        except Exception:
+            return None
 
     @staticmethod
     def write_outputs(outs: list, folder: Path, tag: str) -> list:

@@ -74,6 +74,20 @@ def main() -> int:
                 out, idx = ready()
                 chan.send({"ok": True, "last_set": idx,
                            "outputs": runner.write_outputs(out, exchange, msg["tag"])})
+            elif cmd == "probe":
+                go = runner.prepare_probe(msg)
+                chan.send({"ok": True, "ready": True})
+                if chan.recv().get("cmd") != "go":
+                    return 1
+                out = go()
+                chan.send({"ok": True, "done": True})
+                ask = chan.recv()
+                if ask.get("cmd") != "sample":
+                    return 1
+                picked = runner.sample(out, int(ask["seed"]), int(ask["k"]))
+                chan.send({"ok": True, "outputs": runner.write_outputs(picked, exchange, msg["tag"])})
+            elif cmd == "profile":
+                chan.send({"ok": True, "names": runner.profile(msg["seed"])})
             elif cmd == "exit":
                 return 0
             else:
@@ -82,7 +96,9 @@ def main() -> int:
             chan.send({"ok": False, "error": e.kind, "message": str(e), "detail": e.detail})
         except Exception as e:
             tb = traceback.format_exc(limit=-8)
-            chan.send({"ok": False, "error": "runtime_error", "message": f"{type(e).__name__}: {e}",
+            # Out of memory (host, or the GPU cap set at load) is a resource verdict, not a crash.
+            kind = "resource_limit" if type(e).__name__ in ("OutOfMemoryError", "MemoryError") else "runtime_error"
+            chan.send({"ok": False, "error": kind, "message": f"{type(e).__name__}: {e}"[:2000],
                        "detail": tb[-8000:]})
         sys.stdout.flush()
 

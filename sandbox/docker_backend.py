@@ -150,6 +150,21 @@ def _driver_libraries() -> dict[str, str]:
     return found
 
 
+PF_EXITING = 0x4  # set by the kernel when a process starts to exit, before it closes its files
+
+
+def _exiting(proc: psutil.Process) -> bool:
+    """True once the process has begun to exit (or is gone); a dead worker's socket closes after this."""
+    try:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        if not proc.is_running():  # the pid now belongs to another process
+            return True
+        return fields[0] in ("Z", "X", "x") or bool(int(fields[6]) & PF_EXITING)
+    except (OSError, IndexError, ValueError, psutil.Error):
+        return True
+
+
 class DockerWorker(Worker):
     def __init__(self, sandbox: "DockerSandbox", spec: WorkerSpec, root: Path, container, listener: socket.socket):
         self.spec = spec
@@ -310,13 +325,8 @@ class DockerWorker(Worker):
         # that just read EOF must not see "still running": where the process is visible from here, ask
         # the kernel, and then wait for the engine's account of how it ended.
         main = self._main
-        if main is not None:
-            try:
-                gone = not main.is_running() or main.status() == psutil.STATUS_ZOMBIE
-            except psutil.Error:
-                gone = True
-            if gone and self._done.wait(timeout=10):
-                return self._exit
+        if main is not None and _exiting(main) and self._done.wait(timeout=10):
+            return self._exit
         return None
 
     def kill(self, cause: str | None = None) -> None:
@@ -438,9 +448,13 @@ class DockerSandbox(Sandbox):
             inside = IN / "py" / f"{i}"
             mounts.append(Mount(str(inside), os.path.abspath(host), type="bind", read_only=True))
             pythonpath.append(str(inside))
-        tmpfs_opts = f"rw,exec,nosuid,nodev,mode=1777,size={max(lim.disk_bytes, 1 << 20)}"
-        tmpfs = {str(IN_TMP): tmpfs_opts, str(IN_BUILD): tmpfs_opts,
-                 str(IN_HOME): f"rw,exec,nosuid,nodev,mode=1777,size={min(max(lim.disk_bytes, 1 << 20), 1 << 30)}"}
+        run_uid, run_gid = (uid, uid) if uid is not None else (os.getuid(), os.getgid())
+        # Owned by the worker: runc copies the mode of a folder the image already has (the working
+        # folder is made 0755 by the engine when the image lacks it), so mode=1777 alone is not enough.
+        tmpfs_opts = f"rw,exec,nosuid,nodev,mode=1777,uid={run_uid},gid={run_gid}"
+        disk = max(lim.disk_bytes, 1 << 20)
+        tmpfs = {str(IN_TMP): f"{tmpfs_opts},size={disk}", str(IN_BUILD): f"{tmpfs_opts},size={disk}",
+                 str(IN_HOME): f"{tmpfs_opts},size={min(disk, 1 << 30)}"}
 
         python_dir = str(PurePosixPath(self.python).parent) if "/" in self.python else "/usr/local/bin"
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
@@ -457,7 +471,7 @@ class DockerSandbox(Sandbox):
             ulimits.append(Ulimit(name="cpu", soft=lim.cpu_s, hard=lim.cpu_s + 5))
         labels = {LABEL: "1", LABEL_HOST: socket.gethostname(), LABEL_PID: str(os.getpid()),
                   LABEL_START: f"{psutil.Process().create_time():.3f}", LABEL_ROOT: str(root)}
-        user = f"{uid}:{uid}" if uid is not None else f"{os.getuid()}:{os.getgid()}"
+        user = f"{run_uid}:{run_gid}"
         config = dict(
             image=self.image, command=[self.python, "-m", spec.module], user=user, working_dir=str(IN_TMP),
             environment=env, labels=labels, mounts=mounts, tmpfs=tmpfs, read_only=True,
@@ -496,7 +510,11 @@ class DockerSandbox(Sandbox):
         inherited = env.get("LD_LIBRARY_PATH") or self.image_env.get("LD_LIBRARY_PATH", "")
         env["LD_LIBRARY_PATH"] = ":".join(filter(None, [str(IN_NVIDIA / "lib"), inherited]))
         env["PATH"] = f"{env['PATH']}:{IN_NVIDIA / 'bin'}"
-        return dict(config, devices=devices, mounts=mounts, environment=env)
+        # Device nodes keep their host owner and mode: join the groups that may open them.
+        groups = sorted({os.stat(d.split(":")[0]).st_gid for d in devices
+                         if not os.stat(d.split(":")[0]).st_mode & 0o006})
+        return dict(config, devices=devices, mounts=mounts, environment=env,
+                    group_add=[str(g) for g in groups if g != 0] or None)
 
     def _create(self, config: dict, limits: Limits):
         if not limits.gpu:

@@ -30,3 +30,21 @@ def used_by(pids: set[int]) -> int:
                 continue
             total += sum(p.usedGpuMemory or 0 for p in procs if p.pid in pids)
     return total
+
+
+def available() -> bool:
+    """Whether per-process GPU memory can be read here (NVML and a driver)."""
+    return _nvml() is not None
+
+
+def total_bytes() -> int | None:
+    """Memory of the smallest GPU on this machine; None where NVML is not available."""
+    nvml = _nvml()
+    if nvml is None:
+        return None
+    try:
+        sizes = [nvml.nvmlDeviceGetMemoryInfo(nvml.nvmlDeviceGetHandleByIndex(i)).total
+                 for i in range(nvml.nvmlDeviceGetCount())]
+    except nvml.NVMLError:
+        return None
+    return min(sizes) if sizes else None

@@ -27,7 +27,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
+
+import psutil
 
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
 from .common import accept_channel, base_env, listen, remove_tree, scratch_root
@@ -190,6 +193,20 @@ def _preexec(limits: Limits):
     return apply
 
 
+def _wait_dead(procs: list[psutil.Process], timeout: float) -> None:
+    """Return once every process is gone or a zombie: after kill(), nothing of the worker runs any more
+    (when the namespace's first process has died, the kernel has reaped everything else in it)."""
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        while time.monotonic() < deadline:
+            try:
+                if not p.is_running() or p.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.Error:
+                break
+            time.sleep(0.01)
+
+
 class LocalWorker(Worker):
     def __init__(self, spec: WorkerSpec, root: Path, proc: subprocess.Popen, listener: socket.socket,
                  log: LogTail, paths: dict[str, str] | None = None, jailed: bool = False):
@@ -223,7 +240,14 @@ class LocalWorker(Worker):
         with self._lock:
             if cause and self._cause is None and self._proc.poll() is None:
                 self._cause = cause
-        for pid in [self._proc.pid, *self.watchdog.seen_pids()]:
+        pids = [self._proc.pid, *self.watchdog.seen_pids()]
+        alive = []
+        for pid in pids:
+            try:
+                alive.append(psutil.Process(pid))  # remembers its start time: a reused PID is not waited for
+            except psutil.Error:
+                pass
+        for pid in pids:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -236,6 +260,7 @@ class LocalWorker(Worker):
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        _wait_dead(alive, 5.0)
 
     def stop_cause(self) -> str | None:
         return self._cause

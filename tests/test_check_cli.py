@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, run_grader
+from kgtest import FIXTURES, run_grader
 
 PROBLEM = str(FIXTURES / "add_problem.py")
 FAST = ["--device", "cpu", "--sandbox", "local", "--no-compile-baseline", "--max-timing-s", "0.5", "--json"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, ROOT, run_grader
+from kgtest import FIXTURES, ROOT, run_grader
 
 pytestmark = pytest.mark.gpu
 

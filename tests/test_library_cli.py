@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from conftest import ROOT, run_grader
+from kgtest import ROOT, run_grader
 
 KB_RELU = '''import torch
 import torch.nn as nn

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT
+from kgtest import ROOT
 
 from grader import problems, roofline
 from grader.errors import UsageError

@@ -1,7 +1,7 @@
 import json
 import re
 
-from conftest import ROOT
+from kgtest import ROOT
 from grader.models import Report, Status
 
 

@@ -51,6 +51,7 @@ class KernelTUI(App):
     SUB_TITLE = "write · check · grade kernels"
     COMMANDS = App.COMMANDS | {ProblemCommands}
     BINDINGS = [Binding("f1", "help", "Keys", show=False)]
+    probe_sandboxes = True   # the Settings screen asks each sandbox backend whether it can run here
 
     def __init__(self, *, config_path: Path | None = None, settings: Settings | None = None,
                  open_problem: str | None = None, gpu: GpuInfo | None = None, persist_settings: bool = True,
@@ -191,11 +192,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], help="grade on this device")
     p.add_argument("--sandbox", choices=["auto", "local", "docker"], help="worker isolation")
     p.add_argument("--config", type=Path, help=f"settings file (default {default_config_path()})")
+    p.add_argument("--serve", action="store_true", help="serve the app to a web browser instead "
+                   "(needs `pip install textual-serve`); every browser tab runs its own kernel-tui")
+    p.add_argument("--host", default="localhost", help="with --serve: address to listen on (default localhost)")
+    p.add_argument("--port", type=int, default=8000, help="with --serve: port (default 8000)")
     return p
+
+
+def serve(argv: list[str], host: str, port: int) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("kernel-tui: error: --serve needs textual-serve: pip install textual-serve", file=sys.stderr)
+        return 2
+    import shlex
+
+    rest = [a for a in argv if a != "--serve"]
+    for flag in ("--host", "--port"):   # the served app does not take these
+        while flag in rest:
+            i = rest.index(flag)
+            del rest[i:i + 2]
+    command = " ".join(shlex.quote(x) for x in [sys.executable, "-m", "tui", *rest])
+    Server(command, host=host, port=port, title="kernel-tui").serve()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.serve:
+        return serve(list(sys.argv[1:] if argv is None else argv), args.host, args.port)
     config = args.config or default_config_path()
     settings, warning = load_settings(config)
     overrides = {k: v for k, v in (("workspace", args.workspace), ("problems_dir", args.problems_dir),

@@ -144,6 +144,38 @@ class CompileCheck:
 
 # ---------------------------------------------------------------- the child process
 
+# Headers that CUDA builds of torch generate and CPU wheels leave out; the c10/cuda headers include them.
+GENERATED_HEADERS = {
+    "c10/cuda/impl/cuda_cmake_macros.h": "#pragma once\n#define C10_CUDA_BUILD_SHARED_LIBS\n",
+}
+
+
+def _header_shims(folder: Path, torch_includes: list[str]) -> str | None:
+    """A folder with the generated headers this torch lacks (a CPU wheel), so CUDA sources still compile."""
+    missing = {rel: text for rel, text in GENERATED_HEADERS.items()
+               if not any(os.path.exists(os.path.join(inc, rel)) for inc in torch_includes)}
+    if not missing:
+        return None
+    root = folder / "_shim"
+    for rel, text in missing.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return str(root)
+
+
+def _cuda_home(torch_says: str | None) -> str | None:
+    """CUDA's install root. A CPU build of torch reports none, though nvcc may well be installed."""
+    cands = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), torch_says, "/usr/local/cuda"]
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        cands.append(os.path.dirname(os.path.dirname(os.path.realpath(nvcc))))
+    for c in cands:
+        if c and os.path.isfile(os.path.join(c, "include", "cuda_runtime.h")) and \
+                os.path.exists(os.path.join(c, "bin", "nvcc")):
+            return c
+    return None
+
+
 def _child(folder: str) -> int:
     import sysconfig
 
@@ -153,14 +185,20 @@ def _child(folder: str) -> int:
     cxx = os.environ.get("CXX", "c++")
     py_inc = sysconfig.get_paths()["include"]
     status = 0
+    cuda_home = _cuda_home(ce.CUDA_HOME)
+    shim = _header_shims(Path(folder), ce.include_paths("cpu"))
     for s in specs:
         with_cuda = s["with_cuda"] if s["with_cuda"] is not None else bool(s["cuda"])
-        incs = ce.include_paths("cuda" if with_cuda else "cpu") + s["extra_include_paths"] + [py_inc]
+        incs = ce.include_paths("cpu") + s["extra_include_paths"] + [py_inc]
+        if with_cuda and cuda_home:
+            incs.append(os.path.join(cuda_home, "include"))
+        if with_cuda and shim:
+            incs.append(shim)
         common = [f"-DTORCH_EXTENSION_NAME={s['name']}", "-DTORCH_API_INCLUDE_EXTENSION_H"]
         common += [x for p in incs for x in ("-isystem", p)]
         cmds = [[cxx, *common, "-fPIC", "-std=c++20", *s["extra_cflags"], "-fsyntax-only", s["main"]]]
         if s["cuda"]:
-            nvcc = shutil.which("nvcc") or (os.path.join(ce.CUDA_HOME, "bin", "nvcc") if ce.CUDA_HOME else None)
+            nvcc = (os.path.join(cuda_home, "bin", "nvcc") if cuda_home else None) or shutil.which("nvcc")
             if not nvcc or not os.path.exists(nvcc):
                 print(f"{s['name']}: nvcc not found: cuda.cu not checked (set CUDA_HOME)", flush=True)
                 status = status or 3

@@ -1,4 +1,5 @@
-"""Reference CPU solution for problem `cpu_linear_relu`: dot products against weight rows, bias and ReLU in one loop nest."""
+"""Reference CPU solution for problem `cpu_linear_relu`: dot products against weight rows, bias and ReLU
+in one loop nest."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `argmax_dim`: column-parallel argmax over the middle dimension, first index wins ties."""
+"""Reference CUDA solution for problem `argmax_dim`: column-parallel argmax over the middle dimension, first
+index wins ties."""
 
 import torch
 import torch.nn as nn

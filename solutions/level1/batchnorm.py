@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `batchnorm`: per-(image, channel) plane statistics (two-pass mean and M2), merged per channel in double (Chan's formula), then a float4 affine pass."""
+"""Reference CUDA solution for problem `batchnorm`: per-(image, channel) plane statistics (two-pass mean and M2),
+merged per channel in double (Chan's formula), then a float4 affine pass."""
 
 import torch
 import torch.nn as nn

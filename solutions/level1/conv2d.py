@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `conv2d`: direct convolution: 16 x 16 output tile x 8 output channels per block, input channels staged 8 at a time in shared memory, bias in the epilogue."""
+"""Reference CUDA solution for problem `conv2d`: direct convolution: 16 x 16 output tile x 8 output channels per
+block, input channels staged 8 at a time in shared memory, bias in the epilogue."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `conv_transpose2d`: gather form: each thread computes one output pixel for 4 output channels, visiting only the input pixels and taps that reach it."""
+"""Reference CUDA solution for problem `conv_transpose2d`: gather form: each thread computes one output pixel for
+4 output channels, visiting only the input pixels and taps that reach it."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `cumsum`: one 1024-thread block per row; each thread scans 8 consecutive values, a warp-shuffle scan of the thread totals gives the offsets, and a carry moves along the row."""
+"""Reference CUDA solution for problem `cumsum`: one 1024-thread block per row; each thread scans 8 consecutive
+values, a warp-shuffle scan of the thread totals gives the offsets, and a carry moves along the row."""
 
 import torch
 import torch.nn as nn

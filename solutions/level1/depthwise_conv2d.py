@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `depthwise_conv2d`: one thread per output pixel, taps read through the read-only cache."""
+"""Reference CUDA solution for problem `depthwise_conv2d`: one thread per output pixel, taps read through the
+read-only cache."""
 
 import torch
 import torch.nn as nn

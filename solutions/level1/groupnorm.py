@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `groupnorm`: one 1024-thread block per (image, group): the group is contiguous, so two coalesced statistics passes and one output pass."""
+"""Reference CUDA solution for problem `groupnorm`: one 1024-thread block per (image, group): the group is
+contiguous, so two coalesced statistics passes and one output pass."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `layernorm`: one block per row; the row stays in shared memory between the mean, variance and output passes."""
+"""Reference CUDA solution for problem `layernorm`: one block per row; the row stays in shared memory between the
+mean, variance and output passes."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `matmul`: 128 x 128 register-tiled SGEMM (8 x 8 outputs per thread), float32 FMA throughout."""
+"""Reference CUDA solution for problem `matmul`: 128 x 128 register-tiled SGEMM (8 x 8 outputs per thread),
+float32 FMA throughout."""
 
 import torch
 import torch.nn as nn

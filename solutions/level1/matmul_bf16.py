@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `matmul_bf16`: WMMA (tensor core) bf16 GEMM, 128 x 128 x 32 tiles, fp32 accumulation."""
+"""Reference CUDA solution for problem `matmul_bf16`: WMMA (tensor core) bf16 GEMM, 128 x 128 x 32 tiles, fp32
+accumulation."""
 
 import torch
 import torch.nn as nn

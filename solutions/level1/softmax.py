@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `softmax`: one block per row with an online (max, sum-of-exp) pass, then one write pass."""
+"""Reference CUDA solution for problem `softmax`: one block per row with an online (max, sum-of-exp) pass, then
+one write pass."""
 
 import torch
 import torch.nn as nn

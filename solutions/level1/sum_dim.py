@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `sum_dim`: column-parallel reduction over the middle dimension: a 32 x 8 block sums 32 columns, 8 threads per column, partial sums combined in shared memory."""
+"""Reference CUDA solution for problem `sum_dim`: column-parallel reduction over the middle dimension: a 32 x 8
+block sums 32 columns, 8 threads per column, partial sums combined in shared memory."""
 
 import torch
 import torch.nn as nn

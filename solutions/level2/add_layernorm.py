@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `add_layernorm`: one block per row: x + residual is formed once into shared memory, then mean, variance and the affine output."""
+"""Reference CUDA solution for problem `add_layernorm`: one block per row: x + residual is formed once into
+shared memory, then mean, variance and the affine output."""
 
 import torch
 import torch.nn as nn

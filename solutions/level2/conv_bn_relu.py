@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `conv_bn_relu`: the direct convolution kernel with inference batch norm (scale and shift from the running statistics) and ReLU in its epilogue."""
+"""Reference CUDA solution for problem `conv_bn_relu`: the direct convolution kernel with inference batch norm
+(scale and shift from the running statistics) and ReLU in its epilogue."""
 
 import torch
 import torch.nn as nn

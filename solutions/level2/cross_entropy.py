@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `cross_entropy`: one block per row computes logsumexp online and subtracts the target logit; a single block then averages the row losses in a fixed order."""
+"""Reference CUDA solution for problem `cross_entropy`: one block per row computes logsumexp online and subtracts
+the target logit; a single block then averages the row losses in a fixed order."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `linear_gelu_bf16`: WMMA bf16 GEMM against the (out, in) weight, bias and tanh-GELU applied in fp32 before the single rounding to bf16."""
+"""Reference CUDA solution for problem `linear_gelu_bf16`: WMMA bf16 GEMM against the (out, in) weight, bias and
+tanh-GELU applied in fp32 before the single rounding to bf16."""
 
 import torch
 import torch.nn as nn

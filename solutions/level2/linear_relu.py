@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `linear_relu`: SGEMM against the (out, in) weight with bias + ReLU fused into the epilogue."""
+"""Reference CUDA solution for problem `linear_relu`: SGEMM against the (out, in) weight with bias + ReLU fused
+into the epilogue."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `linear_sigmoid_sum`: SGEMM whose epilogue applies bias + sigmoid and reduces each row (shuffles, then one atomic per row per block): the activation never reaches memory."""
+"""Reference CUDA solution for problem `linear_sigmoid_sum`: SGEMM whose epilogue applies bias + sigmoid and
+reduces each row (shuffles, then one atomic per row per block): the activation never reaches memory."""
 
 import torch
 import torch.nn as nn

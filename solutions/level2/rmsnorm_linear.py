@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `rmsnorm_linear`: RMSNorm kernel (one block per row) writes the normalised rows, then the SGEMM against the (out, in) weight."""
+"""Reference CUDA solution for problem `rmsnorm_linear`: RMSNorm kernel (one block per row) writes the normalised
+rows, then the SGEMM against the (out, in) weight."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `scale_softmax`: batched SGEMM Q K^T (K read as an (N, K) operand) with the scale in its epilogue, then the online softmax kernel in place over each row."""
+"""Reference CUDA solution for problem `scale_softmax`: batched SGEMM Q K^T (K read as an (N, K) operand) with
+the scale in its epilogue, then the online softmax kernel in place over each row."""
 
 import torch
 import torch.nn as nn

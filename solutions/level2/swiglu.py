@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `swiglu`: two SGEMMs: x W3^T is stored, and the x W1^T GEMM's epilogue computes silu(acc) * (x W3^T) in place of a separate elementwise pass."""
+"""Reference CUDA solution for problem `swiglu`: two SGEMMs: x W3^T is stored, and the x W1^T GEMM's epilogue
+computes silu(acc) * (x W3^T) in place of a separate elementwise pass."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,6 @@
-"""Reference CUDA solution for problem `causal_attention_bf16`: flash-attention style: one thread per query row (128 per block), key/value tiles of 64 converted to fp32 in shared memory, online softmax in 16-key chunks, future tiles skipped."""
+"""Reference CUDA solution for problem `causal_attention_bf16`: flash-attention style: one thread per query row
+(128 per block), key/value tiles of 64 converted to fp32 in shared memory, online softmax in 16-key chunks,
+future tiles skipped."""
 
 import torch
 import torch.nn as nn

@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `mlp_block`: LayerNorm kernel, then SGEMM + bias + GELU epilogue, then SGEMM + bias + residual epilogue: three kernels, no separate elementwise passes."""
+"""Reference CUDA solution for problem `mlp_block`: LayerNorm kernel, then SGEMM + bias + GELU epilogue, then
+SGEMM + bias + residual epilogue: three kernels, no separate elementwise passes."""
 
 import torch
 import torch.nn as nn

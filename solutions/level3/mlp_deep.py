@@ -1,4 +1,5 @@
-"""Reference CUDA solution for problem `mlp_deep`: every Linear is the SGEMM with bias (+ ReLU) fused in its epilogue."""
+"""Reference CUDA solution for problem `mlp_deep`: every Linear is the SGEMM with bias (+ ReLU) fused in its
+epilogue."""
 
 import torch
 import torch.nn as nn

@@ -217,6 +217,9 @@ def test_close_leaves_nothing(start, backend):
     marker = f"kgorphan-{uuid.uuid4().hex}"
     s = start()
     assert s.ask(op="orphan", marker=marker)["started"]
+    deadline = time.monotonic() + 10
+    while not processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)  # it double-forks: the grandchild may come a moment after the answer
     assert processes_with(marker), "the orphan did not start"
     root = s.worker.exchange.parent
     s.worker.close()
@@ -235,8 +238,8 @@ CRASHING_GRADER = textwrap.dedent("""
     w = BACKENDS[{backend!r}]().start(echo_spec())
     ch = Channel(w.channel)
     ch.send({{"op": "orphan", "marker": {marker!r}}}); ch.recv(timeout=30)
-    print(json.dumps({{"root": str(w.exchange.parent), "container": getattr(getattr(w, "container", None), "id", None)}}),
-          flush=True)
+    container = getattr(getattr(w, "container", None), "id", None)
+    print(json.dumps({{"root": str(w.exchange.parent), "container": container}}), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """)
 

@@ -33,7 +33,8 @@ HEAD = "import torch\nimport torch.nn as nn\n"
 SOLUTIONS = {
     "pass": HEAD + "class ModelNew(nn.Module):\n    def forward(self, a, b):\n        return a + b\n",
     "incorrect": HEAD + "class ModelNew(nn.Module):\n    def forward(self, a, b):\n        return a - b\n",
-    "timeout": HEAD + "class ModelNew(nn.Module):\n    def forward(self, a, b):\n        while True:\n            pass\n",
+    "timeout": HEAD + ("class ModelNew(nn.Module):\n    def forward(self, a, b):\n"
+                       "        while True:\n            pass\n"),
     "memory": HEAD + (
         "class ModelNew(nn.Module):\n"
         "    def forward(self, a, b):\n"

@@ -27,9 +27,10 @@ class DiffScreen(ModalScreen[None]):
     def __init__(self, attempt: Attempt, current: str, problem: str) -> None:
         super().__init__()
         self.attempt, self.current, self.problem = attempt, current, problem
+        self.diff_text = unified(attempt, current, problem)
 
     def compose(self) -> ComposeResult:
-        text = unified(self.attempt, self.current, self.problem)
+        text = self.diff_text
         with VerticalScroll(id="diff-box") as box:
             box.border_title = f"attempt #{self.attempt.number} → editor"
             box.border_subtitle = "esc closes"

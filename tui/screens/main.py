@@ -63,6 +63,7 @@ class MainScreen(Screen):
         self._check: CompileCheck | None = None
         self._error_index = -1
         self._graded_problem: str | None = None
+        self.status_plain = ""
 
     # ------------------------------------------------------------ layout
 
@@ -75,10 +76,11 @@ class MainScreen(Screen):
                     yield ProblemView(id="problem-view")
                 with TabPane("Solution", id="solution"):
                     with Container(id="solution-split"):
-                        editor = KernelEditor("", id="editor")
-                        editor.border_title = "no problem open"
-                        yield editor
-                        yield GradePanel(id="grade-panel")
+                        self._editor = KernelEditor("", id="editor")
+                        self._editor.border_title = "no problem open"
+                        yield self._editor
+                        self._panel = GradePanel(id="grade-panel")
+                        yield self._panel
                 with TabPane("History", id="history"):
                     yield HistoryView(id="history-view")
         yield Static("", id="status-bar")
@@ -94,11 +96,11 @@ class MainScreen(Screen):
 
     @property
     def editor(self) -> KernelEditor:
-        return self.query_one("#editor", KernelEditor)
+        return self._editor
 
     @property
     def panel(self) -> GradePanel:
-        return self.query_one("#grade-panel", GradePanel)
+        return self._panel
 
     @property
     def busy(self) -> str | None:
@@ -126,7 +128,9 @@ class MainScreen(Screen):
             parts.append(Text(shown + (" ● unsaved" if self.dirty else " ✓ saved"),
                               style="yellow" if self.dirty else "dim"))
         parts.append(Text(f"sandbox {app.settings.sandbox}", style="dim"))
-        self.query_one("#status-bar", Static).update(Text("  │  ").join(parts))
+        line = Text("  │  ").join(parts)
+        self.status_plain = line.plain
+        self.query_one("#status-bar", Static).update(line)
 
     def refresh_badges(self) -> None:
         browser = self.query_one(ProblemBrowser)
@@ -181,6 +185,10 @@ class MainScreen(Screen):
             device, why = choose_device(self.app.settings, problem, self.app.gpu)
             if device is None and self.app.gpu is not None:
                 self.panel.stop("no gpu", why)
+            else:
+                self.panel.reset()
+        if self.size.width < 100:   # small terminal: the editor needs the room; ctrl+o brings the list back
+            self.query_one("#sidebar").display = False
         self.action_tab(tab)
         self.update_status()
 
@@ -302,9 +310,10 @@ class MainScreen(Screen):
         if report.compile_log:
             self.panel.write(report.compile_log[-6000:], style="dim")
         attempt = self._record(problem, lambda n: Attempt.from_report(n, report, message.source))
-        style = "information" if report.passed else "warning"
-        self.notify(f"#{attempt.number}: {report.message[:200]}", title=f"{problem.name}: {report.status.value}",
-                    severity=style, timeout=6)
+        if not any(d.editor_line for d in diags):   # else the error's own notice says it all
+            style = "information" if report.passed else "warning"
+            self.notify(f"#{attempt.number}: {report.message[:200]}", title=f"{problem.name}: {report.status.value}",
+                        severity=style, timeout=6)
 
     @on(GradeCancelled)
     def _cancelled(self, message: GradeCancelled) -> None:
@@ -424,6 +433,7 @@ class MainScreen(Screen):
     def jump(self, d) -> None:
         self.action_tab("solution")
         self.editor.go_to(d.editor_line, d.editor_col)
+        self.app.clear_notifications()
         self.notify(f"line {d.editor_line}: {d.message[:160]}", timeout=5)
 
     def action_tab(self, tab: str) -> None:

@@ -72,7 +72,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        self.check_sandboxes()
+        if getattr(self.app, "probe_sandboxes", True):
+            self.check_sandboxes()
 
     @work(thread=True, exclusive=True, group="sandbox-probe")
     def check_sandboxes(self) -> None:

@@ -63,11 +63,16 @@ class ProblemBrowser(Vertical):
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
+        """Enter in the search box: to the tree, on the best hit (exact name, then prefix, then first)."""
         tree = self.query_one(ProblemTree)
-        first = next((n for n in _walk(tree.root) if n.data is not None), None)
-        if first is not None:
-            tree.focus()
-            tree.move_cursor(first)
+        query = self.query_one("#search", Input).value.strip().lower()
+        leaves = [n for n in _walk(tree.root) if n.data is not None]
+        best = (next((n for n in leaves if n.data.name.lower() == query), None)
+                or next((n for n in leaves if n.data.name.lower().startswith(query)), None)
+                or (leaves[0] if leaves else None))
+        tree.focus()
+        if best is not None:
+            tree.move_cursor(best)
 
     def set_badge(self, name: str, badge: Text | None) -> None:
         if badge is None:

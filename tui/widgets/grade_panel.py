@@ -47,6 +47,8 @@ class GradePanel(Vertical):
         self.max_timing_s = 10.0
         self.diagnostics: list[Diagnostic] = []
         self.last_status: str | None = None
+        self._phase_r = None     # what #phase and #results show, kept for summary_text()
+        self._results_r = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("ready · ctrl+r submits, ctrl+t checks that it compiles", style="dim"), id="phase")
@@ -72,14 +74,24 @@ class GradePanel(Vertical):
         self.max_timing_s = max_timing_s
         self.detail = ""
         self.set_diagnostics([])
-        self.query_one("#results", Static).update("")
+        self._set_results("")
         self.query_one("#progress", ProgressBar).update(total=100, progress=0)
         self.write(title, style="bold")
         self._set_phase(Text.assemble(("● ", "cyan"), title))
         self.add_class("-running")
 
+    def reset(self, hint: str = "") -> None:
+        """Back to idle for a newly opened problem (the log is kept)."""
+        self.running = None
+        self.phase = None
+        self.last_status = None
+        self.set_diagnostics([])
+        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
+        self._set_results(Text(hint, style="yellow") if hint else "")
+        self._set_phase(Text("ready · ctrl+r submits, ctrl+t checks that it compiles", style="dim"))
+
     def write(self, line: str, style: str = "") -> None:
-        stamp = f"{time.monotonic() - self.started:6.1f}s  " if self.running else "         "
+        stamp = f"{time.monotonic() - self.started:6.1f}s  " if self.started else "         "
         self.query_one("#log", RichLog).write(Text.assemble((stamp, "dim"), (line, style)))
 
     def event(self, ev: ProgressEvent) -> None:
@@ -127,7 +139,7 @@ class GradePanel(Vertical):
         style = STATUS_STYLE.get(report.status.value, "bold")
         self._set_phase(Text.assemble(("■ ", style), (report.status.value.upper().replace("_", " "), style),
                                       f"  in {report.duration_s:.1f}s"))
-        self.query_one("#results", Static).update(results_table(report))
+        self._set_results(results_table(report))
         self.write(f"verdict: {report.status.value} — {report.message}", style=style)
 
     def finish_check(self, ok: bool, message: str) -> None:
@@ -137,7 +149,7 @@ class GradePanel(Vertical):
         style = "bold green" if ok else "bold red"
         self._set_phase(Text.assemble(("■ ", style), ("COMPILES" if ok else "DOES NOT COMPILE", style),
                                       f"  in {time.monotonic() - self.started:.1f}s"))
-        self.query_one("#results", Static).update(Text(message, style="" if ok else "red"))
+        self._set_results(Text(message, style="" if ok else "red"))
         self.write(f"compile check: {message}", style=style)
 
     def stop(self, status: str, message: str) -> None:
@@ -145,9 +157,11 @@ class GradePanel(Vertical):
         self.running = None
         self.remove_class("-running")
         self.last_status = status
+        if status == "no gpu":
+            self.query_one("#progress", ProgressBar).update(total=100, progress=0)
         style = STATUS_STYLE.get(status, "bold")
         self._set_phase(Text.assemble(("■ ", style), (status.upper(), style)))
-        self.query_one("#results", Static).update(Text(message, style=style.replace("bold ", "")))
+        self._set_results(Text(message, style=style.replace("bold ", "")))
         self.write(f"{status}: {message}", style=style)
 
     def set_diagnostics(self, diags: list[Diagnostic]) -> None:
@@ -170,12 +184,32 @@ class GradePanel(Vertical):
     # ------------------------------------------------------------ rendering
 
     def _set_phase(self, text: Text) -> None:
+        self._phase_r = text
         self.query_one("#phase", Static).update(text)
+
+    def _set_results(self, renderable) -> None:
+        self._results_r = renderable
+        self.query_one("#results", Static).update(renderable)
+
+    def summary_text(self, width: int = 100) -> str:
+        """The phase line and the results as plain text (tests, headless runs)."""
+        import io
+
+        from rich.console import Console
+
+        console = Console(file=io.StringIO(), width=width, color_system=None, record=True)
+        for r in (self._phase_r, self._results_r):
+            if r:
+                console.print(r)
+        return console.export_text()
 
     def _render_phase(self) -> None:
         if not self.running:
             return
-        title = PHASE_TITLES.get(self.phase, "starting") if self.phase else "starting"
+        if self.running == "check":
+            title = "compile check"
+        else:
+            title = PHASE_TITLES.get(self.phase, "starting") if self.phase else "starting"
         spin = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"[int(time.monotonic() * 4) % 10]
         t = Text.assemble((f"{spin} ", "cyan"), (title, "bold"),
                           (f"  {time.monotonic() - self.phase_started:4.0f}s", "dim"))

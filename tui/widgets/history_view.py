@@ -58,14 +58,16 @@ class HistoryView(Vertical):
             summary.update(Text(f"No attempts at {name} yet: ctrl+r submits the editor.", style="dim"))
             return
         attempts = history.attempts
-        spark.display = True
-        spark.data = [a.speedup if a.status == "passed" and a.speedup else 0.0 for a in attempts]
+        data = [a.speedup if a.status == "passed" and a.speedup else 0.0 for a in attempts]
+        spark.data = data
+        spark.display = any(data)     # all zeros would draw as full bars
         best = history.best_speedup()
         passed = sum(a.status == "passed" for a in attempts)
         s = Text.assemble((history.problem, "bold"), f"  {len(attempts)} attempts, {passed} passed")
         if best is not None:
             s.append(f", best {best:.2f}x vs eager", style="green")
-        s.append("\nspeedup per attempt (failures at 0) · d: diff against the editor · r: restore", style="dim")
+        s.append("\nspeedup per attempt (failures at 0)" if any(data) else "\nno passing attempt yet", style="dim")
+        s.append(" · d: diff against the editor · r: restore", style="dim")
         summary.update(s)
         for a in reversed(attempts):
             style = STATUS_STYLE.get(a.status, "")

@@ -1,0 +1,260 @@
+"""Grade every reference CUDA solution against its problem through the real grader, on a GPU.
+
+    python bench/library_h100.py OUT.md [--compile-baseline] [--only relu,matmul] [--level 1]
+                                        [--shard 1/2] [--resume] [--jobs 6] [--budget-s 420]
+    python bench/library_h100.py ALL.md --merge a.json b.json      # join shards, no GPU needed
+
+Prints one line per problem as it finishes, then a table (problem, verdict, speedup vs eager,
+speedup vs torch.compile, runtime, roofline fraction), and writes the table as markdown to OUT.md and
+the raw rows to OUT.json (which --resume reads to skip problems already graded).
+
+Speed: each grading compiles its solution with load_inline (tens of seconds of CPU), so gradings run
+--jobs at a time; a lock taken when a grading reaches its correctness phase and released when it is done
+keeps every GPU phase (correctness, timing, baselines) alone on the device, so timings never overlap.
+torch.compile baselines are off unless --compile-baseline (each costs an inductor compile on the GPU
+lock). --budget-s stops starting new gradings after that many seconds (default 420, so that a run ends
+within a 10-minute command limit); the rest are listed as 'not run' and a later --resume run (or another
+--shard) grades them; --merge joins the JSON rows of several runs into one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import os
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader import problems  # noqa: E402
+from grader.engine import grade  # noqa: E402
+from grader.models import GradeRequest, Phase, ProgressEvent, Timeouts  # noqa: E402
+
+COLUMNS = ["problem", "level", "verdict", "speedup vs eager", "speedup vs compile", "runtime ms", "eager ms",
+           "roofline", "TFLOP/s", "GB/s", "flags"]
+
+
+def level_of(sol: Path) -> int:
+    return 0 if sol.parent.name == "cpu" else int(sol.parent.name.removeprefix("level"))
+
+
+def solution_files(levels: set[int] | None, only: set[str] | None, device: str = "cuda") -> list[Path]:
+    if device == "cpu":
+        files = sorted((ROOT / "solutions" / "cpu").glob("*.py"))
+    else:
+        files = []
+        for lvl in (1, 2, 3):
+            if levels and lvl not in levels:
+                continue
+            files += sorted((ROOT / "solutions" / f"level{lvl}").glob("*.py"))
+    if only:
+        files = [f for f in files if f.stem in only]
+    return files
+
+
+class GpuTurn:
+    """One grading at a time past the compile phase."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def grade(self, req: GradeRequest, log) -> object:
+        held = False
+
+        def on_event(ev: ProgressEvent) -> None:
+            nonlocal held
+            if ev.phase is Phase.correctness and ev.kind == "start" and not held:
+                t = time.monotonic()
+                self.lock.acquire()
+                held = True
+                waited = time.monotonic() - t
+                if waited > 1:
+                    log(f"  {Path(req.solution).stem}: compiled; waited {waited:.0f}s for the GPU")
+            elif ev.phase is Phase.done and held:
+                held = False
+                self.lock.release()
+
+        try:
+            return grade(req, on_event)
+        finally:
+            if held:
+                self.lock.release()
+
+
+def row_from(sol: Path, report, seconds: float) -> dict:
+    def r(x, nd=3):
+        return None if x is None else round(float(x), nd)
+
+    return {
+        "problem": sol.stem, "level": level_of(sol),
+        "verdict": report.status.value, "speedup": r(report.speedup), "speedup_compile": r(report.speedup_compile),
+        "runtime_ms": r(report.runtime_ms, 4), "eager_ms": r(report.baseline_ms, 4),
+        "compile_ms": r(report.baseline_compile_ms, 4), "roofline": r(report.roofline_fraction),
+        "tflops": r(report.achieved_tflops, 2), "gbps": r(report.achieved_gbps, 1), "flags": list(report.flags),
+        "trusted": report.speedup_trusted, "device": report.device, "message": report.message,
+        "torch": report.versions.get("torch", ""), "seconds": round(seconds, 1),
+    }
+
+
+def fmt(v, kind: str = "") -> str:
+    if v is None:
+        return "-"
+    if kind == "x":
+        return f"{v:.2f}x"
+    if kind == "ms":
+        return f"{v:.4g}"
+    if kind == "frac":
+        return f"{v:.2f}"
+    return str(v)
+
+
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    out = []
+    for r in sorted(rows, key=lambda r: (r["level"], r["problem"])):
+        out.append([r["problem"], str(r["level"]), r["verdict"], fmt(r.get("speedup"), "x"),
+                    fmt(r.get("speedup_compile"), "x"), fmt(r.get("runtime_ms"), "ms"), fmt(r.get("eager_ms"), "ms"),
+                    fmt(r.get("roofline"), "frac"), fmt(r.get("tflops")), fmt(r.get("gbps")),
+                    ", ".join(r.get("flags") or []) or "-"])
+    return out
+
+
+def print_table(rows: list[dict]) -> None:
+    body = table_rows(rows)
+    widths = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(COLUMNS)]
+    print("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)))
+    for b in body:
+        print("  ".join(x.ljust(w) for x, w in zip(b, widths, strict=True)))
+
+
+def markdown(rows: list[dict], opts: dict, not_run: list[str]) -> str:
+    devices = sorted({r["device"] for r in rows if r.get("device")})
+    torches = sorted({r["torch"] for r in rows if r.get("torch")})
+    passed = sum(r["verdict"] == "passed" for r in rows)
+    lines = [
+        f"Graded {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {', '.join(devices) or 'unknown device'}"
+        f" (torch {', '.join(torches) or '?'}) with `bench/library_h100.py`: {passed}/{len(rows)} passed; "
+        f"trials={opts['trials']}, max timing {opts['max_timing_s']} s per loop, torch.compile baseline "
+        f"{'on' if opts['compile_baseline'] else 'off'}.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join("---" for _ in COLUMNS) + "|",
+    ]
+    lines += ["| " + " | ".join(b) + " |" for b in table_rows(rows)]
+    failed = [r for r in rows if r["verdict"] != "passed"]
+    if failed:
+        lines += ["", "Not passed:", ""]
+        lines += [f"- `{r['problem']}`: {r['verdict']}: {r['message'][:300]}" for r in failed]
+    if not_run:
+        lines += ["", f"Not run (time budget): {', '.join(not_run)}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", help="markdown file to write (raw rows go to the same name with .json)")
+    ap.add_argument("--compile-baseline", action="store_true", help="also time torch.compile (slow)")
+    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--max-timing-s", type=float, default=1.0, help="cap of each timing loop")
+    ap.add_argument("--jobs", type=int, default=min(6, max(1, (os.cpu_count() or 2) // 2)),
+                    help="gradings at once (their compiles overlap; GPU phases never do)")
+    ap.add_argument("--only", help="comma-separated problem names")
+    ap.add_argument("--level", type=int, action="append", help="only these levels (repeatable)")
+    ap.add_argument("--shard", help="I/N: grade every N-th solution starting at the I-th (1-based)")
+    ap.add_argument("--resume", action="store_true", help="keep rows already in OUT.json, grade the rest")
+    ap.add_argument("--budget-s", type=float, default=420,
+                    help="start no grading after this many seconds (default 420: in-flight ones finish by ~10 min)")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="no grading: merge the rows of earlier runs (their OUT.json files) into OUT.md")
+    ap.add_argument("--sandbox", default="local", choices=["auto", "local", "docker"])
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
+                    help="cpu grades the CPU track instead (a dry run of this script without a GPU)")
+    args = ap.parse_args(argv)
+
+    out = Path(args.out)
+    raw = out.with_suffix(".json")
+    if args.merge:
+        merged: dict[str, dict] = {}
+        for f in args.merge:
+            merged.update({r["problem"]: r for r in json.loads(Path(f).read_text())})
+        rows_m = list(merged.values())
+        print_table(rows_m)
+        opts_m = {"trials": args.trials, "max_timing_s": args.max_timing_s, "compile_baseline": any(
+            r.get("speedup_compile") is not None for r in rows_m)}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(markdown(rows_m, opts_m, []))
+        raw.write_text(json.dumps(rows_m, indent=1))
+        print(f"wrote {out} and {raw}")
+        return 0
+    files = solution_files(set(args.level) if args.level else None,
+                           set(args.only.split(",")) if args.only else None, args.device)
+    if args.shard:
+        i, n = (int(x) for x in args.shard.split("/"))
+        files = files[i - 1::n]
+    rows: dict[str, dict] = {}
+    if args.resume and raw.is_file():
+        rows = {r["problem"]: r for r in json.loads(raw.read_text())}
+        files = [f for f in files if f.stem not in rows]
+    opts = {"trials": args.trials, "max_timing_s": args.max_timing_s, "compile_baseline": args.compile_baseline}
+
+    start = time.monotonic()
+    print_lock = threading.Lock()
+
+    def log(msg: str) -> None:
+        with print_lock:
+            print(f"[{time.monotonic() - start:6.1f}s] {msg}", flush=True)
+
+    turn = GpuTurn()
+    not_run: list[str] = []
+    save_lock = threading.Lock()
+
+    def one(sol: Path) -> dict | None:
+        if time.monotonic() - start > args.budget_s:
+            not_run.append(sol.stem)
+            return None
+        problems.resolve(sol.stem)  # fail fast on a solution without a problem
+        req = GradeRequest(solution=str(sol), problem=sol.stem, device=args.device, sandbox=args.sandbox,
+                           trials=args.trials, baseline_compile=args.compile_baseline,
+                           max_timing_s=args.max_timing_s, timeouts=Timeouts(compile=420, correctness=120,
+                                                                              timing=120))
+        t = time.monotonic()
+        try:
+            report = turn.grade(req, log)
+        except Exception as e:  # noqa: BLE001 - one broken grading must not stop the table
+            log(f"{sol.stem}: grader error {type(e).__name__}: {e}")
+            return {"problem": sol.stem, "level": level_of(sol), "verdict": "error",
+                    "message": f"{type(e).__name__}: {e}", "flags": [], "seconds": time.monotonic() - t}
+        row = row_from(sol, report, time.monotonic() - t)
+        log(f"{sol.stem}: {row['verdict']} speedup={fmt(row['speedup'], 'x')} "
+            f"runtime={fmt(row['runtime_ms'], 'ms')} ms "
+            f"roofline={fmt(row['roofline'], 'frac')} ({row['seconds']:.0f}s)"
+            + ("" if row["verdict"] == "passed" else f"  {row['message'][:200]}"))
+        with save_lock:
+            rows[row["problem"]] = row
+            raw.parent.mkdir(parents=True, exist_ok=True)
+            raw.write_text(json.dumps(list(rows.values()), indent=1))
+        return row
+
+    log(f"grading {len(files)} solutions, {args.jobs} at a time")
+    with cf.ThreadPoolExecutor(args.jobs) as pool:
+        for r in pool.map(one, files):
+            if r is not None and r["problem"] not in rows:
+                rows[r["problem"]] = r
+
+    all_rows = list(rows.values())
+    print()
+    print_table(all_rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(all_rows, opts, sorted(not_run)))
+    raw.write_text(json.dumps(all_rows, indent=1))
+    log(f"wrote {out} and {raw}" + (f"; not run (budget): {', '.join(sorted(not_run))}" if not_run else ""))
+    return 0 if all(r["verdict"] == "passed" for r in all_rows) and not not_run else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Shared pieces of the adversarial suite: run the real CLI on a hostile solution, read its report.
+
+Every grading here runs `python -m grader check` as a subprocess, the way a user (or an attacker)
+meets it, with `--sandbox local` unless a test says otherwise: that is the backend this suite
+hardens; the Docker backend has its own contract tests (tests/sandbox).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+SOLUTIONS = HERE / "solutions"
+PROBLEMS = HERE / "problems"
+ADD = FIXTURES / "add_problem.py"          # a + b on 4096 floats, CPU
+MATMUL = PROBLEMS / "matmul_cpu.py"         # 768x768 matmul: heavy enough that skipped work shows
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FAST = ("--no-compile-baseline", "--max-timing-s", "0.5", "--trials", "3")
+
+
+def grade(solution: Path | str, *args: str, problem: Path | str = ADD, sandbox: str = "local",
+          device: str = "cpu", fast: bool = True, env: dict[str, str] | None = None,
+          timeout: float = 900) -> tuple[subprocess.CompletedProcess, dict]:
+    """Grade `solution` with the CLI; returns the finished process and the parsed report (stdout's last line)."""
+    argv = [sys.executable, "-m", "grader", "check", str(solution), "--problem", str(problem),
+            "--device", device, "--json", "--sandbox", sandbox, *(FAST if fast else ()), *args]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"the grader printed no report (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+    return proc, json.loads(lines[-1])
+
+
+def render(name: str, folder: Path, **subs: object) -> Path:
+    """Copy solutions/NAME into `folder`, filling {{KEY}} placeholders (ports, paths, markers)."""
+    text = (SOLUTIONS / name).read_text()
+    for key, value in subs.items():
+        text = text.replace("{{" + key + "}}", str(value))
+    assert "{{" not in text, f"unfilled placeholder in {name}"
+    out = folder / name
+    out.write_text(text)
+    return out
+
+
+def processes_with(marker: str) -> list[int]:
+    """PIDs on this machine whose command line holds `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def wait_gone(marker: str, timeout: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    left = processes_with(marker)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = processes_with(marker)
+    return left
+
+
+def explain(report: dict) -> str:
+    """What to print when an assertion on a report fails."""
+    return (f"status={report['status']} flags={report['flags']} message={report['message']!r}\n"
+            f"worker log tail:\n{report.get('worker_log', '')[-2000:]}")
