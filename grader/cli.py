@@ -7,10 +7,10 @@ import sys
 
 from pydantic import ValidationError
 
-from . import cmd_check
+from . import cmd_check, cmd_new, cmd_problems, cmd_prompt
 from .errors import UsageError
 
-COMMANDS = [cmd_check]
+COMMANDS = [cmd_check, cmd_problems, cmd_prompt, cmd_new]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         first = e.errors()[0]
         print(f"grader: error: --{'-'.join(str(x) for x in first['loc'])}: {first['msg']}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `grader problems list | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("grader: interrupted; workers stopped", file=sys.stderr)
         return 130

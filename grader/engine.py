@@ -195,13 +195,15 @@ class Grading:
             raise UsageError(f"{req.solution}: no such solution file; pass the path of a .py defining ModelNew "
                              "(`grader new PROBLEM` writes a starter)")
         self.solution_path = sol.resolve()
+        self.started = time.monotonic()
         self.report = Report(status=Status.passed, message="", problem=str(self.problem_path),
                              solution=str(self.solution_path), device=req.device)
         self.source: policy.SourceCheck | None = None
         self.fresh_pairs: list[tuple[float, float]] = []  # (candidate, reference) ms of calls on fresh inputs
 
     def event(self, phase: Phase, kind: str, message: str = "", **kw) -> None:
-        self.emit(ProgressEvent(phase=phase, kind=kind, message=message, **kw))
+        self.emit(ProgressEvent(phase=phase, kind=kind, message=message,
+                                at_s=round(time.monotonic() - self.started, 3), **kw))
 
     def spec(self, role: str) -> sandbox.WorkerSpec:
         req = self.req
@@ -219,7 +221,6 @@ class Grading:
                                   env=env)
 
     def run(self) -> Report:
-        start = time.monotonic()
         try:
             self._run()
             self.report.status = Status.passed
@@ -231,7 +232,7 @@ class Grading:
                 self.report.compile_log = v.detail
             elif v.detail and not self.report.worker_log:
                 self.report.worker_log = v.detail
-        self.report.duration_s = round(time.monotonic() - start, 3)
+        self.report.duration_s = round(time.monotonic() - self.started, 3)
         self.event(Phase.done, "end", self.report.message, ok=self.report.passed)
         return self.report
 
@@ -518,10 +519,11 @@ class Grading:
             # The candidate's time on inputs it had never seen: its window less the harness's cost, which
             # is the reference's window less the reference's own time per call (its cross-check). A busy
             # machine only ever adds time, to either side: both the fastest windows and the median of the
-            # pairs must show it, by a margin that grows with the harness's window.
+            # pairs must show it, by a margin that grows with the harness's own cost.
             cands, refs = [c for c, _ in self.fresh_pairs], [r for _, r in self.fresh_pairs]
             fresh = min(min(cands) - min(refs), statistics.median(c - r for c, r in self.fresh_pairs)) + base_guard
-            slack = max(FRESH_SLACK_MS.get(self.req.device, 3.0), 0.5 * min(refs))
+            overhead = max(min(refs) - base_guard, 0.0)  # the harness's own share of a window
+            slack = max(FRESH_SLACK_MS.get(self.req.device, 3.0), 0.5 * overhead)
             if fresh > FRESH_FACTOR * max(cand_guard, effective) + slack:
                 if "timing_mismatch" not in report.flags:
                     report.flags.append("timing_mismatch")

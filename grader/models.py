@@ -72,6 +72,7 @@ class ProgressEvent(BaseModel):
     mean_ms: float | None = None
     rel_err: float | None = None  # relative standard error of the running mean
     label: str | None = None    # which model is timed: candidate, eager, compile
+    at_s: float | None = None   # seconds since the grading started
 
 
 class TimingStats(BaseModel):

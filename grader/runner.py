@@ -151,7 +151,11 @@ class ModelRunner:
 
     def inputs(self, seed: int) -> list:
         _seed(seed)
-        return [x.to(self.device) if isinstance(x, torch.Tensor) else x for x in self.problem.get_inputs()]
+        # Made on the device itself: random tensors of several GB take seconds on the host and
+        # microseconds on a GPU. Both workers do the same, so the reference sees the same values.
+        with torch.device(self.device):
+            made = self.problem.get_inputs()
+        return [x.to(self.device) if isinstance(x, torch.Tensor) else x for x in made]
 
     def _sync(self) -> None:
         if self.device == "cuda":

@@ -5,7 +5,8 @@ Isolation, strongest first, each used when this machine permits it:
   an unprivileged user with no capabilities and sees a read-only view of only what it needs (the
   system's /usr, the Python installation, the importable packages of its Python path, its files)
   plus its private folders, so nothing else on this machine - other submissions, files beside the
-  problem, home folders, the grader's source - can be read or written (see docs/security.md);
+  problem, home folders - can be read, and nothing outside its own folders (the grader's source
+  included) written (see docs/security.md);
 - else `unshare` into new network, PID and mount namespaces: no network at all, and when the
   namespace's first process dies the kernel kills every process the worker started;
 - a new session and process group, killed as a whole;

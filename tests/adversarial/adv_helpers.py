@@ -20,7 +20,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SOLUTIONS = HERE / "solutions"
 PROBLEMS = HERE / "problems"
 ADD = FIXTURES / "add_problem.py"          # a + b on 4096 floats, CPU
-MATMUL = PROBLEMS / "matmul_cpu.py"         # 768x768 matmul: heavy enough that skipped work shows
+MATMUL = PROBLEMS / "matmul_cpu.py"         # 1024x1024 matmul: heavy enough that skipped work shows
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

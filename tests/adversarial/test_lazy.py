@@ -45,4 +45,6 @@ def test_cache_keyed_on_input_content_is_caught_by_fresh_inputs():
     assert report["runtime"]["median_ms"] < 1.0, "the cache did not take (test is moot)"
     assert "timing_mismatch" in report["flags"], explain(report)
     assert report["speedup_trusted"] is False
-    assert report["speedup"] < 3, explain(report)
+    # The cache claims thousands of x; what is reported instead is the fresh calls' figure (~1x, noisy
+    # on a busy machine).
+    assert report["speedup"] < 10, explain(report)
