@@ -516,19 +516,31 @@ class DockerSandbox(Sandbox):
         return dict(config, devices=devices, mounts=mounts, environment=env,
                     group_add=[str(g) for g in groups if g != 0] or None)
 
-    def _create(self, config: dict, limits: Limits):
+    def _run(self, config: dict, limits: Limits):
+        """Create and start a container. Whether the engine has the NVIDIA toolkit shows only when a
+        container with a GPU request starts ("could not select device driver"), so that is where the
+        backend falls back to passing the device nodes and driver libraries itself."""
         if not limits.gpu:
-            return self.client.containers.create(**config)
+            return self._started(config)
         if self._gpu_via_toolkit is not False:
             try:
-                container = self.client.containers.create(**self._gpu_toolkit(config))
+                container = self._started(self._gpu_toolkit(config))
                 self._gpu_via_toolkit = True
                 return container
             except docker.errors.APIError as e:
                 if "device driver" not in str(e) and "nvidia" not in str(e).lower():
                     raise
                 self._gpu_via_toolkit = False
-        return self.client.containers.create(**self._gpu_devices(config))
+        return self._started(self._gpu_devices(config))
+
+    def _started(self, config: dict):
+        container = self.client.containers.create(**config)
+        try:
+            container.start()
+        except docker.errors.DockerException:
+            container.remove(force=True, v=True)
+            raise
+        return container
 
     def start(self, spec: WorkerSpec) -> DockerWorker:
         root, uid = self._folders()
@@ -538,11 +550,10 @@ class DockerSandbox(Sandbox):
             listener = listen(root / "chan" / "chan.sock")
             os.chmod(root / "chan" / "chan.sock", 0o666)  # the folder, 0700 and the worker's, guards it
             config, paths = self._config(spec, root, uid)
-            container = self._create(config, spec.limits)
+            container = self._run(config, spec.limits)
             worker = DockerWorker(self, spec, root, container, listener)
             worker.paths = paths
             self._live.add(worker)
-            container.start()
         except (docker.errors.DockerException, OSError) as e:
             if listener is not None:
                 listener.close()

@@ -25,6 +25,8 @@ MATMUL = PROBLEMS / "matmul_cpu.py"         # 1024x1024 matmul: heavy enough tha
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from kgtest import run_grader  # noqa: E402
+
 FAST = ("--no-compile-baseline", "--max-timing-s", "0.5", "--trials", "3")
 
 
@@ -32,10 +34,8 @@ def grade(solution: Path | str, *args: str, problem: Path | str = ADD, sandbox: 
           device: str = "cpu", fast: bool = True, env: dict[str, str] | None = None,
           timeout: float = 900) -> tuple[subprocess.CompletedProcess, dict]:
     """Grade `solution` with the CLI; returns the finished process and the parsed report (stdout's last line)."""
-    argv = [sys.executable, "-m", "grader", "check", str(solution), "--problem", str(problem),
-            "--device", device, "--json", "--sandbox", sandbox, *(FAST if fast else ()), *args]
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    proc = run_grader("check", str(solution), "--problem", str(problem), "--device", device, "--json",
+                      "--sandbox", sandbox, *(FAST if fast else ()), *args, timeout=timeout, env=env)
     lines = proc.stdout.strip().splitlines()
     assert lines, f"the grader printed no report (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
     return proc, json.loads(lines[-1])
