@@ -24,10 +24,13 @@ def cuda(solution, *args, problem=KB_ADD, **kw):
 
 def test_side_stream_work_is_not_hidden_from_the_timing():
     proc, report = cuda(SOLUTIONS / "gpu_side_stream.py", problem=MATMUL_GPU)
-    assert report["status"] == "passed", explain(report)
-    assert "timing_mismatch" in report["flags"], explain(report)
-    assert report["speedup_trusted"] is False and report["speedup"] < 2, explain(report)
-    assert "side_stream" in report["flags"]
+    assert "timing_mismatch" in report["flags"] and "side_stream" in report["flags"], explain(report)
+    # Either the speedup is corrected and marked untrusted, or (as on the H100, where the grader's
+    # own back-to-back runs took 100x what the events claimed) the timing is refused outright.
+    if report["status"] == "passed":
+        assert report["speedup_trusted"] is False and report["speedup"] < 2, explain(report)
+    else:
+        assert report["status"] == "timeout" and report["speedup"] is None, explain(report)
 
 
 def test_content_cache_is_caught_by_fresh_inputs_on_gpu():

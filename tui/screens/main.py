@@ -130,7 +130,8 @@ class MainScreen(Screen):
         parts.append(Text(f"sandbox {app.settings.sandbox}", style="dim"))
         line = Text("  │  ").join(parts)
         self.status_plain = line.plain
-        self.query_one("#status-bar", Static).update(line)
+        for bar in self.query("#status-bar").results(Static):  # none while the screen unmounts
+            bar.update(line)
 
     def refresh_badges(self) -> None:
         browser = self.query_one(ProblemBrowser)
