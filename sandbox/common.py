@@ -87,3 +87,14 @@ def remove_tree(path: Path) -> None:
     except OSError:
         pass
     shutil.rmtree(path, ignore_errors=True)
+
+
+def importables(folder: str) -> list[str]:
+    """What Python can import from a folder of the Python path: its packages and modules, nothing else."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    return [n for n in names if not n.startswith(".") and (
+        (n.endswith(".py") and os.path.isfile(os.path.join(folder, n)))
+        or os.path.isfile(os.path.join(folder, n, "__init__.py")))]

@@ -33,7 +33,7 @@ import psutil
 
 from . import gpu_memory
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
-from .common import accept_channel, base_env, listen, remove_tree, scratch_root
+from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
 from .watchdog import folder_bytes
 
 try:  # the SDK is only needed when this backend is used
@@ -445,8 +445,11 @@ class DockerSandbox(Sandbox):
             paths[name] = str(inside)
         pythonpath = []
         for i, host in enumerate(spec.pythonpath):
+            # Only what Python can import from the folder: a checkout's solutions/ and tests/ stay outside.
             inside = IN / "py" / f"{i}"
-            mounts.append(Mount(str(inside), os.path.abspath(host), type="bind", read_only=True))
+            for entry in importables(host):
+                mounts.append(Mount(str(inside / entry), os.path.join(os.path.abspath(host), entry), type="bind",
+                                    read_only=True))
             pythonpath.append(str(inside))
         run_uid, run_gid = (uid, uid) if uid is not None else (os.getuid(), os.getgid())
         # Owned by the worker: runc copies the mode of a folder the image already has (the working

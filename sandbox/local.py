@@ -34,7 +34,7 @@ from pathlib import Path
 import psutil
 
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
-from .common import accept_channel, base_env, listen, remove_tree, scratch_root
+from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
 from .watchdog import Watchdog
 
 # Variables a worker may inherit: they locate toolchains and GPUs, never credentials.
@@ -103,17 +103,6 @@ def _extra_ro_dirs() -> list[str]:
     return kept
 
 
-def _importables(folder: str) -> list[str]:
-    """What Python can import from a folder of the Python path: its packages and modules, nothing else."""
-    try:
-        names = sorted(os.listdir(folder))
-    except OSError:
-        return []
-    return [n for n in names if not n.startswith(".") and (
-        (n.endswith(".py") and os.path.isfile(os.path.join(folder, n)))
-        or os.path.isfile(os.path.join(folder, n, "__init__.py")))]
-
-
 def _bwrap_base(network: bool) -> list[str]:
     args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-all", "--unshare-user",
             "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--cap-drop", "ALL", "--hostname", "kgrader"]
@@ -142,7 +131,7 @@ def bwrap_argv(spec: WorkerSpec, root: Path) -> tuple[list[str], dict[str, str],
     for i, host in enumerate(spec.pythonpath):
         inside = f"{JAIL}/py/{i}"
         args += ["--dir", inside]
-        for entry in _importables(host):
+        for entry in importables(host):
             args += ["--ro-bind", os.path.join(host, entry), f"{inside}/{entry}"]
         pythonpath.append(inside)
     # Last: the jail's own root and /dev become read-only; only the binds above stay writable.

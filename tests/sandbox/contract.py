@@ -62,6 +62,19 @@ def test_files_readable_and_exchange_shared(start, tmp_path):
     assert (s.worker.exchange / "to_host").read_text() == "worker wrote this"
 
 
+def test_python_path_shows_packages_not_the_checkout(start, backend):
+    from sandbox.local import isolation
+
+    if backend == "local" and isolation() != "bwrap":
+        pytest.skip("without bubblewrap the local worker sees the host's file system")
+    s = start()
+    repo_inside = s.ask(op="env")["env"]["PYTHONPATH"].split(":")[1]  # echo_spec puts REPO second
+    listing = s.ask(op="listdir", path=repo_inside)["value"]
+    assert {"grader", "sandbox"} <= set(listing)
+    # Reference solutions, hidden tests and anything else in the checkout stay out of reach.
+    assert not {"solutions", "tests", "problems", "README.md"} & set(listing), listing
+
+
 def test_private_writable_folders(start):
     s = start()
     env = s.ask(op="env")["env"]
