@@ -43,11 +43,10 @@ def main() -> None:
             desc, t_write = timed(lambda: write_tensor(root, "out.bin", out))
             got, t_read = timed(lambda: read_tensor(root, desc))
             ref = got + 1e-6
-            _, t_cpu = timed(lambda: compare(got, ref, 1e-4, 1e-4))
+            t_cpu = timed(lambda: compare(got, ref, 1e-4, 1e-4))[1]
             t_gpu = timed(lambda: compare(got, ref, 1e-4, 1e-4, device="cuda"))[1] if device == "cuda" else None
             rows.append((mb, t_write, t_read, t_cpu, t_gpu))
             (root / "out.bin").unlink()
-            del out, got, ref
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"device: {torch.cuda.get_device_name() if device == 'cuda' else 'cpu'}; exchange folder on "

@@ -10,7 +10,6 @@ clock; nothing a worker claims is taken on trust.
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import statistics
 import threading

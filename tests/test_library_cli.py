@@ -4,69 +4,17 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
-import sys
 import types
 
 import pytest
 
-from kgtest import ROOT, run_grader
+from kgtest import FIXTURES, ROOT, run_grader
 
-KB_RELU = '''import torch
-import torch.nn as nn
-
-class Model(nn.Module):
-    """
-    Simple model that performs a ReLU activation.
-    """
-    def __init__(self):
-        super(Model, self).__init__()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x)
-
-batch_size = 16
-dim = 16384
-
-def get_inputs():
-    x = torch.randn(batch_size, dim).cuda()
-    return [x]
-
-def get_init_inputs():
-    return []  # No special initialization inputs needed
-'''
-
-# Until grader/cli.py registers these commands, run them through an equivalent parser in a subprocess.
-SHIM = r'''
-import argparse, sys
-from grader import cmd_new, cmd_problems, cmd_prompt
-from grader.errors import UsageError
-parser = argparse.ArgumentParser(prog="grader")
-sub = parser.add_subparsers(dest="command", required=True)
-for m in (cmd_problems, cmd_prompt, cmd_new):
-    m.register(sub)
-args = parser.parse_args(sys.argv[1:])
-try:
-    sys.exit(args.func(args))
-except UsageError as e:
-    print(f"grader: error: {e}", file=sys.stderr)
-    sys.exit(2)
-'''
-
-
-def _registered() -> bool:
-    from grader import cli, cmd_new, cmd_problems, cmd_prompt
-
-    return all(m in cli.COMMANDS for m in (cmd_problems, cmd_prompt, cmd_new))
-
+KB_RELU = (FIXTURES / "kernelbench_relu.py").read_text()
 
 def grader(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    if _registered() and cwd is None:
-        return run_grader(*args, timeout=300)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    cmd = [sys.executable, "-m", "grader", *args] if _registered() else [sys.executable, "-c", SHIM, *args]
-    return subprocess.run(cmd, cwd=cwd or ROOT, capture_output=True, text=True, timeout=300, env=env)
+    return run_grader(*args, timeout=300, cwd=cwd)
 
 
 @pytest.fixture()

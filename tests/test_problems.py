@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kgtest import ROOT
+from kgtest import FIXTURES, ROOT
 
 from grader import problems, roofline
 from grader.errors import UsageError
@@ -213,26 +213,7 @@ def test_list_filters_and_external_folder(tmp_path):
     assert problems.resolve("19_ReLU", tmp_path) == (kb / "19_ReLU.py").resolve()
 
 
-KB_RELU = '''import torch
-import torch.nn as nn
-
-class Model(nn.Module):
-    def __init__(self):
-        super(Model, self).__init__()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x)
-
-batch_size = 16
-dim = 16384
-
-def get_inputs():
-    x = torch.randn(batch_size, dim).cuda()
-    return [x]
-
-def get_init_inputs():
-    return []
-'''
+KB_RELU = (FIXTURES / "kernelbench_relu.py").read_text()
 
 
 def test_describe_inputs_of_kernelbench_file_with_cuda_call(tmp_path):

@@ -8,10 +8,8 @@ hardens; the Docker backend has its own contract tests (tests/sandbox).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,7 +23,7 @@ MATMUL = PROBLEMS / "matmul_cpu.py"         # 1024x1024 matmul: heavy enough tha
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from kgtest import run_grader  # noqa: E402
+from kgtest import processes_with, run_grader, wait_gone  # noqa: E402,F401  (re-exported to the tests)
 
 FAST = ("--no-compile-baseline", "--max-timing-s", "0.5", "--trials", "3")
 
@@ -50,29 +48,6 @@ def render(name: str, folder: Path, **subs: object) -> Path:
     out = folder / name
     out.write_text(text)
     return out
-
-
-def processes_with(marker: str) -> list[int]:
-    """PIDs on this machine whose command line holds `marker`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
-
-
-def wait_gone(marker: str, timeout: float = 15.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    left = processes_with(marker)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = processes_with(marker)
-    return left
 
 
 def explain(report: dict) -> str:

@@ -20,6 +20,7 @@ if str(REPO) not in sys.path:
 
 from grader.protocol import Channel  # noqa: E402
 from sandbox import BACKENDS, Limits, WorkerSpec  # noqa: E402
+from kgtest import processes_with, wait_gone  # noqa: E402,F401  (re-exported to the tests)
 
 BACKEND_NAMES = ["local", "docker"]
 
@@ -101,25 +102,3 @@ def made_folders(monkeypatch) -> list[str]:
     return made
 
 
-def processes_with(marker: str) -> list[int]:
-    """PIDs on this machine whose command line holds `marker` (container processes included)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            pass
-    return found
-
-
-def wait_gone(marker: str, timeout: float = 10.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    left = processes_with(marker)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)
-        left = processes_with(marker)
-    return left

@@ -23,7 +23,7 @@ from grader.errors import UsageError
 from ..catalog import ProblemInfo, describe_inputs
 from ..compile_check import CompileCheck
 from ..compile_map import diagnostics
-from ..grading import (NO_GPU_HELP, CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished,
+from ..grading import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished,
                        GradeProgress, build_request, choose_device, run_grade)
 from ..starter import starter_source
 from ..workspace import Attempt
