@@ -15,8 +15,9 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, HERE.parent):  # the checkout, and tests/ for kgtest (also in a bare `python -c`)
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from grader.protocol import Channel  # noqa: E402
 from sandbox import BACKENDS, Limits, WorkerSpec  # noqa: E402
