@@ -94,11 +94,15 @@ class Party:
 
     def call(self, msg: dict, timeout: float, what: str,
              on_progress: Callable[[dict], None] | None = None) -> dict:
-        deadline = time.monotonic() + timeout
         try:
             self.chan.send(msg)
         except OSError:
             raise self.failure(what)
+        return self.wait(timeout, what, on_progress)
+
+    def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None) -> dict:
+        """The worker's next answer, watching for cancel, the deadline and the worker's death meanwhile."""
+        deadline = time.monotonic() + timeout
         while True:
             if self.cancel.is_set():
                 raise Cancelled()
@@ -279,21 +283,10 @@ class Grading:
                            "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile")
         _expect_ok(reply, cand, "compile")
         self.event(Phase.compile, "end", "compiled", ok=True)
-        info = _expect_ok(self._ref_load_reply(ref), ref, "load")["info"]
+        # The reference's load was sent before the candidate's compile and has been running alongside it.
+        info = _expect_ok(ref.wait(req.timeouts.compile, "load"), ref, "load")["info"]
         self.report.versions = {k: str(v) for k, v in info.items()}
         self.report.device = str(info.get("device_name", req.device))
-
-    def _ref_load_reply(self, ref: Party) -> dict:
-        # The reference's load was sent before the candidate's compile and has been running alongside it.
-        deadline = self.req.timeouts.compile
-        while True:
-            try:
-                return ref.chan.recv(timeout=deadline)
-            except ChannelTimeout:
-                ref.worker.kill("timeout")
-                raise ref.failure("load", deadline)
-            except ProtocolError:
-                raise ref.failure("load")
 
     def _grade(self, ref: Party, cand: Party) -> None:
         req, report = self.req, self.report
