@@ -100,10 +100,15 @@ def test_compile_error_list(snap_compare, make_app, tmp_path):
         await _open(pilot)
         msg = GradeFinished(report, src, "solution.py")
         msg.problem = pilot.app.main.problem
-        pilot.app.main.post_message(msg)
-        await pilot.pause(0.3)
+        main = pilot.app.main
+        main.post_message(msg)
+        # Wait on state, not on the clock: a loaded CI machine needs longer than a fixed pause.
+        await wait_for(pilot, lambda: any(d.editor_line for d in main.panel.diagnostics), 20, "the error list")
+        line = next(d.editor_line for d in main.panel.diagnostics if d.editor_line)
         await pilot.press("f8")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: main.editor.cursor_location[0] == line - 1, 20, "the jump to the error")
+        main.editor.cursor_blink = False  # the focused editor's cursor would otherwise blink into the picture
+        await pilot.pause()
 
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
 
