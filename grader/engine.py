@@ -444,8 +444,7 @@ class Grading:
                                                    self.req.timeouts.correctness, "reference check"), ref, what), what)
             expected = [e.reshape(-1)[sample_indices(e.numel(), cand_pick + i, PROBE_SAMPLES)]
                         for i, e in enumerate(full)]
-            if len(got) != len(expected) or not all(compare(g, e, *tolerance(e.dtype, self.meta)).ok
-                                                    for g, e in zip(got, expected)):
+            if len(got) != len(expected) or not all(self._compare(g, e).ok for g, e in zip(got, expected)):
                 trial = self._check(len(self.report.trials) + 1, "fresh", expected, got)
                 raise Verdict(Status.incorrect, f"output on fresh inputs outside the timing loop is wrong: "
                                                 f"{trial.message}", ("wrong_while_timed",))
