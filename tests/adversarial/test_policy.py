@@ -117,13 +117,12 @@ def test_hostile_suite_is_flagged():
         assert "tampering" in check_solution(SOLUTIONS / name).flags, name
 
 
-def test_strict_refuses_tampering_and_plain_pytorch_before_running_anything():
+def test_strict_refuses_tampering_before_running_anything():
+    # Plain PyTorch under --strict is test_check_cli.test_strict_mode_refuses_plain_pytorch.
     proc, report = grade(SOLUTIONS / "forge_compare.py", "--strict")
     assert report["status"] == "policy_violation", explain(report)
     assert "strict mode refuses" in report["message"] and "monkeypatches" in report["message"]
     assert report["duration_s"] < 5, "a worker was started for a solution strict mode refuses"
-    proc, report = grade(FIXTURES / "relu_torch.py", "--strict", problem=FIXTURES / "kernelbench_cuda_inputs.py")
-    assert report["status"] == "policy_violation", explain(report)
 
 
 def test_problem_metadata_strict_applies_without_the_flag(tmp_path):
