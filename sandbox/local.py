@@ -57,6 +57,7 @@ def _unshare_works() -> bool:
 # -- bubblewrap -------------------------------------------------------------------------------------
 
 JAIL = "/kg"                    # inside the jail: /kg/w is the worker's folder, /kg/files and /kg/py its inputs
+PRIVATE_MOUNTS = ("/tmp", "/dev/shm", JAIL)  # the worker's own folders inside the jail
 JAIL_UID = 65534                # the worker's user inside its user namespace
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/passwd",
              "/etc/group", "/etc/nsswitch.conf", "/etc/localtime", "/etc/os-release", "/etc/hosts")
@@ -114,14 +115,17 @@ def _bwrap_base(network: bool) -> list[str]:
 def bwrap_argv(spec: WorkerSpec, root: Path) -> tuple[list[str], dict[str, str], list[str]]:
     """bwrap's arguments up to the command, spec.files as the worker sees them, and its Python path."""
     args = _bwrap_base(spec.limits.network)
-    for d in _extra_ro_dirs():
-        args += ["--ro-bind", d, d]
     if spec.limits.gpu:
         for dev in sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri")):
             args += ["--dev-bind", dev, dev]
     (root / "shm").mkdir(mode=0o700, exist_ok=True)
     args += ["--bind", str(root), f"{JAIL}/w", "--bind", str(root / "tmp"), "/tmp",
              "--bind", str(root / "shm"), "/dev/shm"]
+    # After the private folders, so that a Python installed under /tmp (a CI virtualenv, say) shows
+    # through the worker's own /tmp; a folder that would cover a private one entirely is left out.
+    for d in _extra_ro_dirs():
+        if not any(private == d or private.startswith(d + "/") for private in PRIVATE_MOUNTS):
+            args += ["--ro-bind", d, d]
     paths: dict[str, str] = {}
     for i, (name, host) in enumerate(sorted(spec.files.items())):
         inside = f"{JAIL}/files/{i}/{os.path.basename(host)}"
