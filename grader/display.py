@@ -57,8 +57,10 @@ class LiveProgress:
             if ev.kind == "timing" and time.monotonic() - self._last_line < 3:
                 return
             self._last_line = time.monotonic()
-            self.console.print(f"{PHASE_TITLES.get(ev.phase, ev.phase.value)}: {ev.kind}"
-                               + (f" {row[1]}" if row[1] else ""), highlight=False)
+            detail = ev.message if ev.kind == "log" else row[1]
+            if ev.kind == "end":
+                detail = ("done" if ev.ok else "FAILED") + (f": {detail}" if detail else "")
+            self.console.print(f"{PHASE_TITLES.get(ev.phase, ev.phase.value)}: {detail}", highlight=False)
 
     def _render(self):
         lines = []

@@ -108,6 +108,17 @@ def test_human_output_has_summary_table():
     assert "verdict COMPILE_ERROR" in text and "defines no class ModelNew" in text
 
 
+def test_human_output_of_a_pass_reads_as_phases_and_verdict():
+    # Piped (no terminal): one plain line per step, each named by its phase, then the summary table.
+    proc = run_grader("check", str(FIXTURES / "add_pass.py"), "--problem", PROBLEM, *FAST[:-1])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    lines = proc.stdout.splitlines()
+    assert "correctness: trial 5/5 ok  max abs error 0" in lines, lines
+    assert "correctness: done: all 5 trials match" in lines, lines
+    assert any(line.startswith("timing: done: ") and line.endswith(" ms") for line in lines), lines
+    assert "verdict PASSED" in " ".join(proc.stdout.split())
+
+
 def test_kernelbench_file_that_calls_cuda_runs_on_cpu():
     proc, report = check("relu_torch.py", problem=str(FIXTURES / "kernelbench_relu.py"))
     assert report["status"] == "passed", report["message"]
