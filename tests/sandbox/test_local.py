@@ -30,8 +30,8 @@ def test_python_installed_under_tmp_runs_jailed_workers(tmp_path):
     import sys
     import venv
 
-    from conftest import HERE, REPO
-
+    here = Path(__file__).resolve().parent  # not conftest's: another folder's conftest may hold that name
+    repo = here.parents[1]
     assert str(tmp_path).startswith("/tmp/"), "the point is a Python under /tmp"
     venv.EnvBuilder(with_pip=False, symlinks=True).create(tmp_path / "venv")
     py = tmp_path / "venv" / "bin" / "python"
@@ -41,7 +41,7 @@ def test_python_installed_under_tmp_runs_jailed_workers(tmp_path):
     Path(inside_site, "host.pth").write_text("\n".join(site.getsitepackages() + sys.path[1:]) + "\n")
     script = f"""
 import sys
-sys.path[:0] = [{str(REPO)!r}, {str(HERE)!r}]
+sys.path[:0] = [{str(repo)!r}, {str(here)!r}]
 from conftest import echo_spec
 from grader.protocol import Channel
 from sandbox.local import LocalSandbox, isolation
