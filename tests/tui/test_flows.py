@@ -82,16 +82,11 @@ async def test_submit_cpu_problem_passes_and_history_records_it(make_app, tmp_pa
         await set_editor(pilot, app, (FIXTURES / "softmax_ok.py").read_text())
         await pilot.press("ctrl+r")
         assert main.busy == "grading" or main.panel.last_status, panel_text(app)
-        seen = set()
-
-        def done():
-            if main.panel.phase is not None:
-                seen.add(main.panel.phase)
-            return main.busy is None
-
-        await wait_for(pilot, done, GRADE_TIMEOUT, "the verdict")
+        await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
         assert main.panel.last_status == "passed", panel_text(app)
-        assert {Phase.compile, Phase.correctness} <= seen
+        # The log has a line for every event; sampling the phase instead can miss a quick one.
+        log = "".join(line.text for line in main.panel.query_one("#log").lines)  # wrapped lines keep their spaces
+        assert "compile: compiled" in log and "correctness trial 1/" in log and "trials match" in log, log
         text = panel_text(app)
         assert "PASSED" in text and "speedup" in text and "max error" in text
         assert main.query_one("#progress").progress == 100
