@@ -1,5 +1,6 @@
 """Helpers shared by the test files (a uniquely named module: each test folder has its own conftest)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,12 +11,24 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
+def grader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with the checkout first on the path, plus `extra`."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+
+
 def run_grader(*args: str, timeout: float = 600, env: dict[str, str] | None = None,
                cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The CLI as a user runs it: a real subprocess, with this checkout first on the path."""
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd or ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": path, **(env or {})})
+                          timeout=timeout, env=grader_env(env))
+
+
+def report_of(stdout: str, stderr: str = "") -> dict:
+    """The report of a `grader check --json`: stdout's last line."""
+    lines = stdout.strip().splitlines()
+    assert lines, f"the grader printed no report; stderr:\n{stderr[-4000:]}"
+    return json.loads(lines[-1])
 
 
 def processes_with(marker: str) -> list[int]:

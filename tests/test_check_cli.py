@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from kgtest import FIXTURES, run_grader
+from kgtest import FIXTURES, report_of, run_grader
 
 PROBLEM = str(FIXTURES / "add_problem.py")
 FAST = ["--device", "cpu", "--sandbox", "local", "--no-compile-baseline", "--max-timing-s", "0.5", "--json"]
@@ -12,9 +12,7 @@ FAST = ["--device", "cpu", "--sandbox", "local", "--no-compile-baseline", "--max
 
 def check(solution: str, *extra: str, problem: str = PROBLEM):
     proc = run_grader("check", str(FIXTURES / solution), "--problem", problem, *FAST, *extra)
-    lines = proc.stdout.strip().splitlines()
-    assert lines, f"no report on stdout; stderr:\n{proc.stderr[-3000:]}"
-    return proc, json.loads(lines[-1])
+    return proc, report_of(proc.stdout, proc.stderr)
 
 
 @pytest.fixture(scope="module")

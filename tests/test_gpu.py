@@ -1,10 +1,8 @@
 """The GPU path end to end on a real device: run on the H100 through the device tool."""
 
-import json
-
 import pytest
 
-from kgtest import FIXTURES, ROOT, run_grader
+from kgtest import FIXTURES, ROOT, report_of, run_grader
 
 pytestmark = pytest.mark.gpu
 
@@ -19,7 +17,7 @@ CASES = [
 def test_honest_cuda_solution_passes_with_trusted_speedup(solution, problem):
     proc = run_grader("check", str(solution), "--problem", str(problem), "--device", "cuda", "--json",
                       "--sandbox", "local")
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = report_of(proc.stdout, proc.stderr)
     print(f"\n{problem}: {report['status']} {report['message']}  flags={report['flags']}")
     assert report["status"] == "passed", report["message"] + report["worker_log"][-2000:]
     assert proc.returncode == 0
@@ -35,5 +33,5 @@ def test_wrong_cuda_kernel_is_incorrect(tmp_path):
                      .replace("kg_fixture_add", "kg_fixture_sub"))
     proc = run_grader("check", str(wrong), "--problem", str(FIXTURES / "kb_add.py"), "--device", "cuda",
                       "--json", "--no-compile-baseline")
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = report_of(proc.stdout, proc.stderr)
     assert report["status"] == "incorrect" and "worst element" in report["message"]

@@ -7,7 +7,6 @@ hardens; the Docker backend has its own contract tests (tests/sandbox).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ MATMUL = PROBLEMS / "matmul_cpu.py"         # 1024x1024 matmul: heavy enough tha
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from kgtest import processes_with, run_grader, wait_gone  # noqa: E402,F401  (re-exported to the tests)
+from kgtest import processes_with, report_of, run_grader, wait_gone  # noqa: E402,F401  (re-exported to the tests)
 
 FAST = ("--no-compile-baseline", "--max-timing-s", "0.5", "--trials", "3")
 
@@ -34,9 +33,7 @@ def grade(solution: Path | str, *args: str, problem: Path | str = ADD, sandbox: 
     """Grade `solution` with the CLI; returns the finished process and the parsed report (stdout's last line)."""
     proc = run_grader("check", str(solution), "--problem", str(problem), "--device", device, "--json",
                       "--sandbox", sandbox, *(FAST if fast else ()), *args, timeout=timeout, env=env)
-    lines = proc.stdout.strip().splitlines()
-    assert lines, f"the grader printed no report (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
-    return proc, json.loads(lines[-1])
+    return proc, report_of(proc.stdout, proc.stderr)
 
 
 def render(name: str, folder: Path, **subs: object) -> Path:

@@ -6,8 +6,6 @@ each grading takes seconds. Skipped without an engine or image unless KG_REQUIRE
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import socket
 import subprocess
@@ -21,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, require_backend, wait_gone
+from kgtest import grader_env, report_of
 from sandbox.common import remove_tree
 from sandbox.local import namespaces_available
 
@@ -99,17 +98,19 @@ def docker_client():
     return docker.from_env()
 
 
+def start_grading(solution: Path, sandbox: str, *extra: str, scratch: Path, **popen) -> subprocess.Popen:
+    """`grader check` as a user runs it, its workers' folders under `scratch`."""
+    return subprocess.Popen([sys.executable, "-m", "grader", "check", str(solution), "--problem", str(PROBLEM),
+                             "--sandbox", sandbox, *FAST, *extra], cwd=REPO,
+                            env=grader_env({"KG_SANDBOX_DIR": str(scratch)}), **popen)
+
+
 def grade(solution: Path, sandbox: str, *extra: str, scratch: Path) -> tuple[dict, int]:
-    """Run `grader check` as a user would; returns the report and the grader's pid."""
-    env = {**os.environ, "KG_SANDBOX_DIR": str(scratch),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "grader", "check", str(solution), "--problem", str(PROBLEM),
-                             "--sandbox", sandbox, *FAST, *extra], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """Run `grader check` to the end; returns the report and the grader's pid."""
+    proc = start_grading(solution, sandbox, *extra, scratch=scratch, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(timeout=300)
-    lines = out.strip().splitlines()
-    assert lines, f"no report from the {sandbox} grading; stderr:\n{err[-3000:]}"
-    return json.loads(lines[-1]), proc.pid
+    return report_of(out, err), proc.pid
 
 
 def assert_nothing_left(scratch: Path, grader_pid: int) -> None:
@@ -169,11 +170,8 @@ def test_crashed_docker_grader_is_cleaned_up_by_the_next(tmp_path, short_dir):
     solution = tmp_path / "spin.py"
     solution.write_text(SOLUTIONS["timeout"])
     scratch = short_dir("crash")
-    env = {**os.environ, "KG_SANDBOX_DIR": str(scratch),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "grader", "check", str(solution), "--problem", str(PROBLEM),
-                             "--sandbox", "docker", *FAST, "--timeout", "120"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_grading(solution, "docker", "--timeout", "120", scratch=scratch,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = docker_client()
     label = {"label": f"org.kgrader.owner-pid={proc.pid}"}
     deadline = time.monotonic() + 120

@@ -27,10 +27,10 @@ async def open_by_search(pilot, app, query: str) -> None:
     await wait_for(pilot, lambda: app.main.problem is not None, 20, "the problem to open")
 
 
-async def set_editor(pilot, app, text: str) -> None:
-    """Replace the editor's text as an edit (undoable, marks the file dirty), as a paste would."""
+async def paste_fixture(pilot, app, name: str) -> None:
+    """Replace the editor's text with fixtures/NAME as an edit (undoable, marks the file dirty), as a paste would."""
     ed = app.main.editor
-    ed.replace(text, (0, 0), ed.document.end)
+    ed.replace((FIXTURES / name).read_text(), (0, 0), ed.document.end)
     await pilot.pause()
 
 
@@ -79,7 +79,7 @@ async def test_submit_cpu_problem_passes_and_history_records_it(make_app, tmp_pa
         await open_by_search(pilot, app, "softmax cpu")
         main = app.main
         assert main.problem.name == "cpu_softmax"
-        await set_editor(pilot, app, (FIXTURES / "softmax_ok.py").read_text())
+        await paste_fixture(pilot, app, "softmax_ok.py")
         await pilot.press("ctrl+r")
         assert main.busy == "grading" or main.panel.last_status, panel_text(app)
         await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
@@ -116,7 +116,7 @@ async def test_compile_error_jumps_editor_to_the_line(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "cpu_softmax")
         main = app.main
-        await set_editor(pilot, app, (FIXTURES / "softmax_compile_error.py").read_text())
+        await paste_fixture(pilot, app, "softmax_compile_error.py")
         main.editor.move_cursor((0, 0))
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
@@ -140,7 +140,7 @@ async def test_cancel_stops_every_worker(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "cpu_softmax")
         main = app.main
-        await set_editor(pilot, app, (FIXTURES / "softmax_ok.py").read_text())
+        await paste_fixture(pilot, app, "softmax_ok.py")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: main.panel.phase is Phase.compile and worker_processes(), 120,
                        "the compile phase with workers running")
@@ -161,7 +161,7 @@ async def test_quit_while_grading_stops_workers(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "cpu_softmax")
-        await set_editor(pilot, app, (FIXTURES / "softmax_ok.py").read_text())
+        await paste_fixture(pilot, app, "softmax_ok.py")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: worker_processes(), 120, "workers to start")
         await pilot.press("ctrl+q")
@@ -191,7 +191,7 @@ async def test_compile_check_without_running_maps_cpp_error(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "cpu_softmax")
         main = app.main
-        await set_editor(pilot, app, (FIXTURES / "softmax_compile_error.py").read_text())
+        await paste_fixture(pilot, app, "softmax_compile_error.py")
         await pilot.press("ctrl+t")
         assert main.busy == "check"
         await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the compile check")
@@ -213,12 +213,12 @@ async def test_compile_check_of_cuda_with_nvcc(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "relu")
         main = app.main
-        await set_editor(pilot, app, (FIXTURES / "relu_cuda_error.py").read_text())
+        await paste_fixture(pilot, app, "relu_cuda_error.py")
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: main.busy is None, 800, "the nvcc compile check")
         errors = [d for d in main.panel.diagnostics if d.severity == "error"]
         assert errors and errors[0].file == "cuda.cu" and errors[0].editor_line == 10, main.panel.diagnostics
-        await set_editor(pilot, app, (FIXTURES / "relu_cuda.py").read_text())
+        await paste_fixture(pilot, app, "relu_cuda.py")
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: main.busy is None, 800, "the nvcc compile check")
         assert "COMPILES" in panel_text(app) and "NOT" not in panel_text(app), main.panel.diagnostics
@@ -229,7 +229,7 @@ async def test_cancel_compile_check_kills_compilers(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "cpu_softmax")
         main = app.main
-        await set_editor(pilot, app, (FIXTURES / "softmax_ok.py").read_text())
+        await paste_fixture(pilot, app, "softmax_ok.py")
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: worker_processes(), 60, "the compiler to start")
         await pilot.press("ctrl+g")
@@ -291,7 +291,7 @@ async def test_cancel_in_docker_removes_the_containers(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "cpu_softmax")
         main = app.main
-        await set_editor(pilot, app, (FIXTURES / "softmax_ok.py").read_text())
+        await paste_fixture(pilot, app, "softmax_ok.py")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: main.panel.phase is Phase.compile and ours(), 300, "containers to run")
         await pilot.press("ctrl+g")

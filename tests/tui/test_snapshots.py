@@ -44,6 +44,13 @@ async def _open(pilot, name="cpu_softmax"):
     await pilot.pause(0.3)
 
 
+def _post_finished(pilot, report: Report, source: str) -> None:
+    """Hand the main screen a finished grading of `source`, as its grading worker would."""
+    msg = GradeFinished(report, source, "solution.py")
+    msg.problem = pilot.app.main.problem
+    pilot.app.main.post_message(msg)
+
+
 def test_start_screen(snap_compare, make_app):
     assert snap_compare(_app(make_app), terminal_size=SIZE)
 
@@ -78,9 +85,7 @@ def test_results_panel_after_a_grading(snap_compare, make_app, tmp_path):
 
     async def run_before(pilot):
         await _open(pilot)
-        msg = GradeFinished(report, pilot.app.main.editor.text, "solution.py")
-        msg.problem = pilot.app.main.problem
-        pilot.app.main.post_message(msg)
+        _post_finished(pilot, report, pilot.app.main.editor.text)
         await pilot.pause(0.3)
 
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
@@ -98,10 +103,8 @@ def test_compile_error_list(snap_compare, make_app, tmp_path):
 
     async def run_before(pilot):
         await _open(pilot)
-        msg = GradeFinished(report, src, "solution.py")
-        msg.problem = pilot.app.main.problem
+        _post_finished(pilot, report, src)
         main = pilot.app.main
-        main.post_message(msg)
         # Wait on state, not on the clock: a loaded CI machine needs longer than a fixed pause.
         await wait_for(pilot, lambda: any(d.editor_line for d in main.panel.diagnostics), 20, "the error list")
         line = next(d.editor_line for d in main.panel.diagnostics if d.editor_line)
