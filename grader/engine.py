@@ -204,6 +204,9 @@ class Grading:
         self.source: policy.SourceCheck | None = None
         self.fresh_pairs: list[tuple[float, float]] = []  # (candidate, reference) ms of calls on fresh inputs
 
+    def _flag(self, *names: str) -> None:
+        self.report.flags += [f for f in dict.fromkeys(names) if f not in self.report.flags]
+
     def event(self, phase: Phase, kind: str, message: str = "", **kw) -> None:
         self.emit(ProgressEvent(phase=phase, kind=kind, message=message,
                                 at_s=round(time.monotonic() - self.started, 3), **kw))
@@ -230,7 +233,7 @@ class Grading:
         except Verdict as v:
             self.report.status = v.status
             self.report.message = v.message
-            self.report.flags += [f for f in v.flags if f not in self.report.flags]
+            self._flag(*v.flags)
             if v.status is Status.compile_error:
                 self.report.compile_log = v.detail
             elif v.detail and not self.report.worker_log:
@@ -244,7 +247,7 @@ class Grading:
         source = policy.check_solution(self.solution_path)
         if not source.ok:
             raise Verdict(Status.compile_error, source.message)
-        report.flags += [f for f in source.flags if f not in report.flags]
+        self._flag(*source.flags)
         self.source = source
         strict = req.strict or (self.meta is not None and self.meta.strict)
         violations = source.strict_violations() if strict else []
@@ -461,11 +464,10 @@ class Grading:
         return [str(n)[:200] for n in names[:500]] if isinstance(names, list) else None
 
     def _kernel_hint(self, cand: list[str] | None, ref: list[str] | None) -> None:
-        source = getattr(self, "source", None)
         # Every kernel (operator, on CPU) the reference launches, the candidate launches too: whatever
         # custom kernel it built, PyTorch still does the reference's work. A hint; the worker could lie.
-        if cand and ref and source is not None and source.custom_kernel and set(ref) <= set(cand):
-            self.report.flags.append("reference_kernels_remain")
+        if cand and ref and self.source is not None and self.source.custom_kernel and set(ref) <= set(cand):
+            self._flag("reference_kernels_remain")
 
     def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: dict, label: str) -> None:
         """What the candidate produced while being timed must be right too."""
@@ -489,7 +491,7 @@ class Grading:
         # same harness's overhead on the reference.
         hidden = (cand.wall_median_ms - cand.median_ms) - (base.wall_median_ms - base.median_ms)
         if hidden > max(0.05, 0.5 * cand.median_ms):
-            report.flags.append("timing_mismatch")
+            self._flag("timing_mismatch")
             effective = cand.median_ms + hidden
             trusted = False
         speedup = base.median_ms / effective if effective > 0 else math.inf
@@ -501,8 +503,7 @@ class Grading:
         allowance = GUARD_SLACK_MS + 2 * max(base_guard - base.median_ms, 0.0) + 0.25 * effective
         forged = speedup > 1.0 and speedup > 1.5 * guard_speedup and cand_guard - effective > allowance
         if forged or (speedup > 2 and speedup > GUARD_FACTOR * max(guard_speedup, 1.0)):
-            if "timing_mismatch" not in report.flags:
-                report.flags.append("timing_mismatch")
+            self._flag("timing_mismatch")
             speedup = min(speedup, guard_speedup)
             effective = base.median_ms / speedup
             trusted = False
@@ -516,27 +517,26 @@ class Grading:
             overhead = max(min(refs) - base_guard, 0.0)  # the harness's own share of a window
             slack = max(FRESH_SLACK_MS.get(self.req.device, 3.0), 0.5 * overhead)
             if fresh > FRESH_FACTOR * max(cand_guard, effective) + slack:
-                if "timing_mismatch" not in report.flags:
-                    report.flags.append("timing_mismatch")
+                self._flag("timing_mismatch")
                 trusted = False
                 if base.median_ms / fresh < speedup:
                     speedup = base.median_ms / fresh
                     effective = fresh
-        if getattr(self, "source", None) is not None and self.source.tampering:
+        if self.source is not None and self.source.tampering:
             trusted = False
         floor_flags = roofline.assess(self.meta, self.problem_path, effective, report.device)
         report.achieved_tflops, report.achieved_gbps, report.roofline_fraction = floor_flags
         if report.roofline_fraction is not None and report.roofline_fraction > 1.1:
-            report.flags.append("excessive_speedup")
+            self._flag("excessive_speedup")
             trusted = False
         elif speedup > EXCESSIVE_SPEEDUP:
-            report.flags.append("excessive_speedup")
+            self._flag("excessive_speedup")
         report.speedup = round(speedup, 4)
         report.speedup_trusted = trusted
         if report.baseline_compile:
             report.speedup_compile = round(report.baseline_compile.median_ms / effective, 4)
         if cand.stopped_by == "time_cap" and cand.rel_sem > 0.01:
-            report.flags.append("noisy_timing")
+            self._flag("noisy_timing")
         vs_compile = f", {report.speedup_compile:.2f}x vs torch.compile" if report.speedup_compile else ""
         caveat = "" if trusted else " (not trusted: " + ", ".join(f for f in report.flags
                                                                  if f in ("timing_mismatch", "excessive_speedup",
