@@ -432,8 +432,8 @@ class Grading:
             pair = {}
             for party in ((cand, ref) if k % 2 == 0 else (ref, cand)):  # whoever goes second may meet the
                 # first one's spinning thread pool: alternate, so neither side always pays for it
-                _expect_ok(party.call({"cmd": "probe", "seed": seed, "variant": "eager", "tag": f"p{k}"},
-                                      self.req.timeouts.timing, what), party, what)
+                probe = {"cmd": "probe", "seeds": [seed], "runs": 1, "variant": "eager", "tag": f"p{k}"}
+                _expect_ok(party.call(probe, self.req.timeouts.timing, what), party, what)
                 pick = secrets.randbits(40)  # which elements come back is revealed only once the call is done
                 t0 = time.perf_counter()
                 _expect_ok(party.call({"cmd": "go"}, GUARD_MAX_S, what), party, what)

@@ -214,20 +214,6 @@ class ModelRunner:
 
         return go
 
-    def prepare_probe(self, msg: dict) -> Callable[[], list]:
-        """Inputs from a seed never used before, ready; the returned call runs the model once and syncs."""
-        inputs = self.inputs(msg["seed"])
-        fn = self._fn(msg.get("variant", "eager"))
-        self._sync()
-
-        def go():
-            with torch.no_grad():
-                out = fn(*inputs)
-            self._sync()
-            return as_outputs(out)
-
-        return go
-
     @staticmethod
     def sample(outs: list, seed: int, k: int) -> list:
         """Elements of each output at indices drawn from `seed` (the grader draws the same ones)."""

@@ -74,12 +74,12 @@ def main() -> int:
                 out, idx = ready()
                 chan.send({"ok": True, "last_set": idx,
                            "outputs": runner.write_outputs(out, exchange, msg["tag"])})
-            elif cmd == "probe":
-                go = runner.prepare_probe(msg)
+            elif cmd == "probe":  # a guard of one run, whose output is only sampled
+                go = runner.prepare_guard(msg)
                 chan.send({"ok": True, "ready": True})
                 if chan.recv().get("cmd") != "go":
                     return 1
-                out = go()
+                out, _ = go()
                 chan.send({"ok": True, "done": True})
                 ask = chan.recv()
                 if ask.get("cmd") != "sample":
