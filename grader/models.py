@@ -114,6 +114,18 @@ class TrialResult(BaseModel):
     message: str = ""
 
 
+class PrecisionAudit(BaseModel):
+    """How far the candidate's output and eager PyTorch's are from a float64 run of the reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field("float64", description="precision of the run both are measured against")
+    candidate_err: float = Field(description="candidate's error against the high-precision run")
+    eager_err: float = Field(description="eager PyTorch's error against the same run")
+    metric: str = Field("rel_l2", description="how the errors are measured")
+    flagged: bool = Field(False, description="true when the candidate computes in lower precision than asked")
+    note: str = ""
+
+
 class Report(BaseModel):
     """The verdict. `--json` prints this; docs/report-schema.md documents it."""
 
@@ -128,7 +140,8 @@ class Report(BaseModel):
     speedup: float | None = None
     speedup_compile: float | None = None
     speedup_trusted: bool = Field(False, description="false when a cross-check disagreed with the events")
-    runtime_ms: float | None = None
+    runtime_ms: float | None = Field(None, description="the candidate's time per call that the speedup uses")
+    speedup_basis: str = Field("", description="which measurement the speedup uses, and why")
     runtime: TimingStats | None = None
     baseline_ms: float | None = None
     baseline: TimingStats | None = None
@@ -141,6 +154,9 @@ class Report(BaseModel):
     roofline_fraction: float | None = Field(None, description="floor time over runtime: 1.0 is the fastest possible")
     trials: list[TrialResult] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)
+    compile_cached: bool | None = Field(None, description="the solution's extensions came from the compile cache")
+    precision: PrecisionAudit | None = None
+    dims: dict[str, int] = Field(default_factory=dict, description="problem sizes overridden with --dims")
     compile_log: str = ""
     worker_log: str = ""
     started_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
