@@ -31,6 +31,8 @@ def register(sub) -> None:
     p.add_argument("--no-compile-baseline", action="store_true", help="skip timing torch.compile")
     p.add_argument("--strict", action="store_true", help="refuse solutions that launch no custom kernel")
     p.add_argument("--max-timing-s", type=float, default=10.0, help="cap of each timing loop (default 10)")
+    p.add_argument("--cpu-threads", type=int, default=1, metavar="N",
+                   help="CPU gradings: threads (and cores) both sides run on (default 1)")
     p.add_argument("--memory-limit-mb", type=int, help="host memory cap of each worker")
     p.add_argument("--gpu-memory-limit-mb", type=int, help="GPU memory cap of each worker")
     p.set_defaults(func=run)
@@ -52,7 +54,8 @@ def request_from_args(args: argparse.Namespace) -> GradeRequest:
                         device=args.device or default_device(args.problem, args.problems_dir),
                         sandbox=args.sandbox, trials=args.trials, timeouts=timeouts,
                         baseline_compile=not args.no_compile_baseline, strict=args.strict,
-                        max_timing_s=args.max_timing_s, memory_limit_mb=args.memory_limit_mb,
+                        max_timing_s=args.max_timing_s, cpu_threads=args.cpu_threads,
+                        memory_limit_mb=args.memory_limit_mb,
                         gpu_memory_limit_mb=args.gpu_memory_limit_mb)
 
 

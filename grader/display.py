@@ -48,7 +48,7 @@ class LiveProgress:
                 row[0] = "fail"
         elif ev.kind == "timing":
             err = f" ± {ev.rel_err * 100:.2f}%" if ev.rel_err is not None else ""
-            row[1] = f"{ev.label}: run {ev.index}, mean {ev.mean_ms:.4g} ms{err}"
+            row[1] = f"{ev.label}: run {ev.index}, median {ev.median_ms:.4g} ms{err}"
         elif ev.kind == "end":
             row[0] = "ok" if ev.ok else "fail"
             row[1] = ev.message or row[1]

@@ -10,6 +10,7 @@ clock; nothing a worker claims is taken on trust.
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import statistics
 import threading
@@ -26,20 +27,20 @@ import sandbox
 from . import device_lock, policy, problems, roofline
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
+from . import trust
+from .clocks import ClockWatch, throttled
 from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
 from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 TIMING_SETS = 3          # input sets the timed runs rotate through
-GUARD_TARGET_S = 0.3     # how long the grader's own wall-clock cross-check should run
-GUARD_MAX_S = 30.0
-GUARD_FACTOR = 4.0       # event speedup this many times the wall-clock speedup is not believed
-EXCESSIVE_SPEEDUP = 20.0
-GUARD_SLACK_MS = 0.05     # harness overhead per call the worker's timings may leave out
-FRESH_PROBES = 5         # single calls on never-seen inputs, timed by the grader: catches results cached by content
-FRESH_FACTOR = 4.0       # a fresh call this many times slower than the timed ones (plus slack) is not believed
-FRESH_SLACK_MS = {"cuda": 0.5, "cpu": 3.0}  # noise allowance of one call's window
-PROBE_SAMPLES = 4096     # elements of each output checked after a fresh call (the whole output would be timed too)
+WINDOW_TARGET_S = 0.1    # how long one window of the grader's own clock should take
+WINDOWS = 3              # counted windows per side, after one that warms the allocator
+WINDOW_MAX_CALLS = 2000
+WINDOW_MEMORY = 1 << 30  # inputs and outputs one window keeps alive at once
+WINDOW_MAX_S = 30.0
+GPU_WINDOW_PAD_MS = 0.09  # per window call on the GPU: the L2 flush and the pad kernel (grader/runner.py)      # a candidate whose window takes longer than this misreported its speed
+CPU_ROUNDS = 3           # CPU: candidate and baselines timed in this many alternating rounds
 RESOURCE_CAUSES = {"memory": "host memory", "gpu_memory": "GPU memory", "pids": "process count",
                    "disk": "disk space"}
 
@@ -223,6 +224,8 @@ class Grading:
             memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb else default_memory_limit(),
             gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda")
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
+        if req.device == "cpu":  # libraries that size their thread pools from the environment at import
+            env.update({v: str(req.cpu_threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
                                   env=env)
 
@@ -280,6 +283,8 @@ class Grading:
         init_seed = fresh_seed()
         load = {"cmd": "load", "device": req.device, "init_seed": init_seed,
                 "problem": ref.worker.paths["problem"]}
+        if req.device == "cpu":
+            load.update(threads=req.cpu_threads, cpus=self.cpu_cores())
         ref.chan.send({**load, "role": "reference"})
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
         reply = cand.call({**load, "role": "candidate", "problem": cand.worker.paths["problem"],
@@ -301,8 +306,12 @@ class Grading:
         for i in range(1, req.trials + 1):
             seed = fresh_seed()
             left = max(deadline - time.monotonic(), 0.001)
-            expected = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"r{i}"}, left,
-                                                       f"correctness trial {i}"), ref, f"trial {i}"), f"trial {i}")
+            ref_reply = _expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"r{i}"}, left,
+                                            f"correctness trial {i}"), ref, f"trial {i}")
+            expected = ref.tensors(ref_reply, f"trial {i}")
+            self.io_bytes = _int(ref_reply.get("input_bytes")) or 0
+            self.io_bytes += sum(t.numel() * t.element_size() for t in expected)
+            self.out_dtypes = [t.dtype for t in expected]
             poison = [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in expected]
             left = max(deadline - time.monotonic(), 0.001)
             reply = cand.call({"cmd": "run", "seed": seed, "tag": f"c{i}", "poison": poison}, left,
@@ -313,31 +322,92 @@ class Grading:
                 raise Verdict(Status.incorrect, f"wrong output on trial {i}/{req.trials}: {trial.message}")
         self.event(Phase.correctness, "end", f"all {req.trials} trials match", ok=True)
 
-        # Timing: the candidate first, then the baselines, one at a time so they never share the device.
         self.stack.enter_context(device_lock.exclusive(req.device, self.cancel, lambda: self.event(
             Phase.timing, "log", "waiting for another grading to finish timing on this device")))
+        if req.device == "cuda":
+            self._time_gpu(ref, cand)
+        else:
+            self._time_cpu(ref, cand)
+
+    def _time_gpu(self, ref: Party, cand: Party) -> None:
+        """The candidate's events and windows, then, once nothing of it is left, the reference's.
+
+        Nothing of the candidate may run while the baselines are timed: a process or a kernel it left behind
+        would slow them down and inflate its speedup (pausing it would not stop kernels it queued)."""
+        req, report = self.req, self.report
         self.event(Phase.timing, "start", "timing the solution", label="candidate")
-        cand_stats, cand_guard = self._time(cand, ref, "candidate", Phase.timing)
-        report.runtime, report.runtime_ms = cand_stats, cand_stats.median_ms
-        self.event(Phase.timing, "end", f"{cand_stats.median_ms:.4g} ms", ok=True, mean_ms=cand_stats.mean_ms,
+        cand_stats = self._time(cand, ref, "candidate", Phase.timing, req.max_timing_s)
+        self.event(Phase.timing, "end", f"{cand_stats.median_ms:.4g} ms", ok=True, median_ms=cand_stats.median_ms,
                    label="candidate")
-        self._fresh_calls(cand, ref)
+        calls, plan = self._plan(cand_stats.median_ms + GPU_WINDOW_PAD_MS)
+        t0 = time.monotonic()
+        cand_windows = [self._window(cand, seeds, weights) for seeds, weights in plan]
+        clock_s = time.monotonic() - t0
         cand_kernels = self._profile(cand)
-        # Nothing of the candidate may run while the baselines are timed: a process or a kernel it left
-        # behind would slow them down and inflate its speedup. Its log stays readable after close().
-        cand.close()
+        cand.close()  # its log stays readable after close()
 
         self.event(Phase.baseline, "start", "timing eager PyTorch", label="eager")
-        base_stats, base_guard = self._time(ref, ref, "eager", Phase.baseline)
-        report.baseline, report.baseline_ms = base_stats, base_stats.median_ms
+        base_stats = self._time(ref, ref, "eager", Phase.baseline, req.max_timing_s)
+        t0 = time.monotonic()
+        ref_windows = [self._window(ref, seeds, weights) for seeds, weights in plan]
+        clock_s += time.monotonic() - t0
+        self._verify_windows(cand_windows, ref_windows)
+        comp_stats = None
         if req.baseline_compile:
             self.event(Phase.baseline, "start", "timing torch.compile (compiling first)", label="compile")
-            comp_stats, _ = self._time(ref, ref, "compile", Phase.baseline)
-            report.baseline_compile, report.baseline_compile_ms = comp_stats, comp_stats.median_ms
+            comp_stats = self._time(ref, ref, "compile", Phase.baseline, req.max_timing_s)
         self.event(Phase.baseline, "end", "baselines timed", ok=True)
         self._kernel_hint(cand_kernels, self._profile(ref))
+        trusted_ms = trust.trusted_per_call(base_stats.median_ms, [w for w, _ in cand_windows[1:]],
+                                            [w for w, _ in ref_windows[1:]], calls)
+        self._decide(cand_stats, base_stats, comp_stats, trusted_ms, clock_s, None)
 
-        self._speedups(cand_stats, cand_guard, base_stats, base_guard)
+    def _time_cpu(self, ref: Party, cand: Party) -> None:
+        """Candidate and baselines in alternating rounds, so that load from elsewhere on a busy machine hits
+        both; the candidate is paused (every process of it stopped) while the reference is timed."""
+        req = self.req
+        budget = req.max_timing_s / CPU_ROUNDS
+        cand_rounds, base_rounds, comp_rounds = [], [], []
+        cand_windows, ref_windows = [], []
+        calls, plan = 0, []
+        clock_s = 0.0
+        for r in range(CPU_ROUNDS):
+            what = f"round {r + 1}/{CPU_ROUNDS}"
+            self.event(Phase.timing, "start", f"timing the solution, {what}", label="candidate")
+            cand_rounds.append(self._time(cand, ref, "candidate", Phase.timing, budget))
+            self.event(Phase.timing, "end", f"{cand_rounds[-1].median_ms:.4g} ms", ok=True,
+                       median_ms=cand_rounds[-1].median_ms, label="candidate")
+            if r == 0:  # one window warms the allocator, then one counted window per round
+                calls, plan = self._plan(cand_rounds[0].median_ms, windows=CPU_ROUNDS + 1)
+                todo = plan[:2]
+            else:
+                todo = plan[r + 1:r + 2]
+            t0 = time.monotonic()
+            cand_windows += [self._window(cand, seeds, weights) for seeds, weights in todo]
+            clock_s += time.monotonic() - t0
+            cand.worker.pause()
+            try:
+                self.event(Phase.baseline, "start", f"timing eager PyTorch, {what}", label="eager")
+                base_rounds.append(self._time(ref, ref, "eager", Phase.baseline, budget))
+                t0 = time.monotonic()
+                ref_windows += [self._window(ref, seeds, weights) for seeds, weights in todo]
+                clock_s += time.monotonic() - t0
+                if req.baseline_compile:
+                    self.event(Phase.baseline, "start", f"timing torch.compile, {what}", label="compile")
+                    comp_rounds.append(self._time(ref, ref, "compile", Phase.baseline, budget))
+            finally:
+                cand.worker.resume()
+        self.event(Phase.baseline, "end", "baselines timed", ok=True)
+        self._verify_windows(cand_windows, ref_windows)
+        self._kernel_hint(self._profile(cand), self._profile(ref))
+        cand.close()
+        cand_stats, base_stats = _merge(cand_rounds), _merge(base_rounds)
+        spread = trust.round_spread([b.median_ms / c.median_ms for b, c in zip(base_rounds, cand_rounds)
+                                     if c.median_ms > 0] or [0.0])
+        trusted_ms = trust.trusted_per_call(base_stats.median_ms, [w for w, _ in cand_windows[1:]],
+                                            [w for w, _ in ref_windows[1:]], calls)
+        self._decide(cand_stats, base_stats, _merge(comp_rounds) if comp_rounds else None, trusted_ms, clock_s,
+                     spread)
 
     def _check(self, index: int, label: str, expected: list, got: list) -> TrialResult:
         if len(got) != len(expected):
@@ -368,90 +438,81 @@ class Grading:
                 pass
         return compare(got, expected, *tol)
 
-    def _time(self, party: Party, ref: Party, label: str, phase: Phase) -> tuple[TimingStats, float]:
-        """Time one model with the worker's events, then cross-check with this process's clock.
-
-        Returns the worker's statistics and the grader's own milliseconds per call."""
+    def _time(self, party: Party, ref: Party, label: str, phase: Phase, max_s: float) -> TimingStats:
+        """One timing loop in the worker (events on CUDA, the host clock on CPU), with the GPU's clocks
+        watched from here; what the candidate produced while being timed is checked."""
         req = self.req
-        deadline = time.monotonic() + req.timeouts.timing
         seeds = [fresh_seed() for _ in range(TIMING_SETS)]
         variant = "compile" if label == "compile" else "eager"
         what = f"timing ({label})"
 
         def progress(p: dict) -> None:
-            self.event(phase, "timing", label=label, index=_int(p.get("runs")), mean_ms=_float(p.get("mean_ms")),
+            self.event(phase, "timing", label=label, index=_int(p.get("runs")), median_ms=_float(p.get("median_ms")),
                        rel_err=_float(p.get("rel_sem")))
 
-        reply = _expect_ok(party.call({"cmd": "time", "seeds": seeds, "variant": variant, "tag": f"t{label}",
-                                       "max_time_s": req.max_timing_s}, max(deadline - time.monotonic(), 1), what,
-                                      progress), party, what)
+        watch = ClockWatch().start() if req.device == "cuda" else None
         try:
-            stats = TimingStats.model_validate(reply.get("stats"))
-        except ValidationError as e:
+            reply = _expect_ok(party.call({"cmd": "time", "seeds": seeds, "variant": variant, "tag": f"t{label}",
+                                           "max_time_s": max_s}, req.timeouts.timing, what, progress), party, what)
+        finally:
+            clocks = watch.stop() if watch else None
+        try:
+            stats = TimingStats.model_validate({**(reply.get("stats") or {}), "clocks": None})
+        except (ValidationError, TypeError) as e:
             raise Verdict(Status.runtime_error, f"{party.role} sent malformed timings", ("protocol_violation",)) from e
-        if not all(math.isfinite(x) and x >= 0 for x in (stats.median_ms, stats.mean_ms, stats.wall_median_ms)):
+        if not all(math.isfinite(x) and x >= 0 for x in (stats.median_ms, stats.mean_ms)):
             raise Verdict(Status.runtime_error, f"{party.role} sent impossible timings", ("protocol_violation",))
+        stats.clocks = clocks
+        if throttled(clocks):
+            self._flag("clock_throttled")
         if party.role == "candidate":
             self._check_timed_output(ref, party, seeds, reply, "timed")
+        return stats
 
-        # The grader's own clock: N back-to-back calls and one sync, bracketed from outside.
-        # Sized on the mean, not the median: on a busy machine the mean is what N runs really cost.
-        runs = max(3, min(10_000, math.ceil(GUARD_TARGET_S / max(stats.mean_ms / 1e3, 1e-6))))
-        guard = {"cmd": "guard", "seeds": seeds, "variant": variant, "runs": runs, "tag": f"g{label}"}
-        _expect_ok(party.call(guard, max(deadline - time.monotonic(), 1), what), party, what)
+    def _plan(self, per_call_ms: float, windows: int = WINDOWS + 1) -> tuple[int, list[tuple[list[int], int]]]:
+        """How many calls a window makes, and for each window its input seeds and its checksum's weight seed."""
+        calls = math.ceil(WINDOW_TARGET_S * 1e3 / max(per_call_ms, 1e-3))
+        calls = max(1, min(calls, WINDOW_MAX_CALLS, WINDOW_MEMORY // max(self.io_bytes, 1)))
+        return calls, [([fresh_seed() for _ in range(calls)], fresh_seed()) for _ in range(windows)]
+
+    def _window(self, party: Party, seeds: list[int], weight_seed: int) -> tuple[float, list[list[float]]]:
+        """This process's clock around one window: from the order (which carries the input seeds) until the
+        checksum, with weights the worker learns only then, is back. The reference also sends the sums of
+        weighted magnitudes and of the weights, outside the clock, to bound the comparison."""
+        what = f"the grader's own timing of the {party.role}"
+        limit = WINDOW_MAX_S if party.role == "candidate" else self.req.timeouts.timing
+        _expect_ok(party.call({"cmd": "window", "variant": "eager"}, self.req.timeouts.timing, what), party, what)
         t0 = time.perf_counter()
         try:
-            # The reference's timings are trusted, so only the candidate is held to the short limit.
-            limit = GUARD_MAX_S if party.role == "candidate" else max(deadline - time.monotonic(), GUARD_MAX_S)
-            reply = party.call({"cmd": "go"}, limit, f"{what} cross-check")
+            _expect_ok(party.call({"cmd": "go", "seeds": seeds}, limit, what), party, what)
         except Verdict as v:
             if v.status is not Status.timeout or party.role != "candidate":
                 raise
-            raise Verdict(Status.timeout,
-                          f"{runs} back-to-back runs took over {GUARD_MAX_S:.0f}s although the solution reported "
-                          f"{stats.median_ms:.4g} ms per run: its timings cannot be trusted", ("timing_mismatch",))
-        guard_ms = (time.perf_counter() - t0) * 1e3 / runs
-        _expect_ok(reply, party, what)
-        if party.role == "candidate":
-            self._check_timed_output(ref, party, seeds, reply, "cross-check")
-        return stats, guard_ms
+            raise Verdict(Status.timeout, f"{len(seeds)} calls on fresh inputs took over {WINDOW_MAX_S:.0f}s, "
+                                          "far longer than the solution's own timing said: its timings cannot be "
+                                          "trusted", ("timing_mismatch",))
+        sums = _expect_ok(party.call({"cmd": "checksum", "seed": weight_seed}, limit, what), party, what)
+        ms = (time.perf_counter() - t0) * 1e3
+        got = _sums(sums.get("sums"), party)
+        if party.role == "reference":
+            extra = _sums(_expect_ok(party.call({"cmd": "checksum", "seed": weight_seed, "abs": True},
+                                                self.req.timeouts.timing, what), party, what).get("sums"), party)
+            got = [[s, n, a, w] for (s, n, _), (a, _, w) in zip(got, extra)]
+        return ms, got
 
-    def _fresh_calls(self, cand: Party, ref: Party) -> None:
-        """The grader's own clock around single calls on inputs never seen before, candidate and reference in turn.
-
-        A solution that caches results by input content (or pointer) is fast on the timing loop's three
-        rotating input sets but must really compute here. Each window runs from 'go' until sampled elements
-        of the output are back, so no work can be deferred past it; the candidate's samples are checked.
-        Alternating the two workers lets the reference's calls measure the harness's own cost under the
-        same load, and the median of the pairs is robust to the odd preempted call."""
-        from .runner import sample_indices
-
-        what = "fresh-input check"
-        for k in range(FRESH_PROBES):
-            seed = fresh_seed()
-            pair = {}
-            for party in ((cand, ref) if k % 2 == 0 else (ref, cand)):  # whoever goes second may meet the
-                # first one's spinning thread pool: alternate, so neither side always pays for it
-                probe = {"cmd": "probe", "seeds": [seed], "runs": 1, "variant": "eager", "tag": f"p{k}"}
-                _expect_ok(party.call(probe, self.req.timeouts.timing, what), party, what)
-                pick = secrets.randbits(40)  # which elements come back is revealed only once the call is done
-                t0 = time.perf_counter()
-                _expect_ok(party.call({"cmd": "go"}, GUARD_MAX_S, what), party, what)
-                reply = party.call({"cmd": "sample", "seed": pick, "k": PROBE_SAMPLES}, GUARD_MAX_S, what)
-                pair[party.role] = (time.perf_counter() - t0) * 1e3
-                _expect_ok(reply, party, what)
-                sampled = party.tensors(reply, what)
-                if party is cand:
-                    got, cand_pick = sampled, pick
-            full = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"xp{k}"},
-                                                   self.req.timeouts.correctness, "reference check"), ref, what), what)
-            expected = [e.reshape(-1)[sample_indices(e.numel(), cand_pick + i, PROBE_SAMPLES)]
-                        for i, e in enumerate(full)]
-            if len(got) != len(expected) or not all(self._compare(g, e).ok for g, e in zip(got, expected)):
-                trial = self._check(len(self.report.trials) + 1, "fresh", expected, got)
-                raise Verdict(Status.incorrect, f"output on fresh inputs outside the timing loop is wrong: "
-                                                f"{trial.message}", ("wrong_while_timed",))
-            self.fresh_pairs.append((pair["candidate"], pair["reference"]))
+    def _verify_windows(self, cand: list, ref: list) -> None:
+        """Every output of every call in the candidate's windows must match the reference's, as far as the
+        weighted sums can tell: a solution that skipped calls, or computed only some outputs, fails here."""
+        for i, ((_, c_sums), (_, r_sums)) in enumerate(zip(cand, ref)):
+            if len(c_sums) != len(r_sums):
+                raise Verdict(Status.incorrect, f"returned {len(c_sums)} outputs in the grader's own timed calls, "
+                                                f"expected {len(r_sums)}", ("wrong_while_timed",))
+            for k, ((c, n_c, *_), (r, n_r, r_abs, weights)) in enumerate(zip(c_sums, r_sums)):
+                atol, rtol = tolerance(self.out_dtypes[k], self.meta)
+                if n_c != n_r or not trust.checksum_matches(c, r, r_abs, weights, atol, rtol):
+                    raise Verdict(Status.incorrect, f"outputs of the grader's own timed calls on fresh inputs are "
+                                                    f"wrong (window {i + 1}, output {k}: weighted sum {c:.6g}, "
+                                                    f"expected {r:.6g})", ("wrong_while_timed",))
 
     def _profile(self, party: Party) -> list[str] | None:
         """What one forward launched, as the worker's torch.profiler saw it (a hint: the worker could lie)."""
@@ -483,66 +544,66 @@ class Grading:
             raise Verdict(Status.incorrect, f"output produced while being timed is wrong: {trial.message}",
                           ("wrong_while_timed",))
 
-    def _speedups(self, cand: TimingStats, cand_guard: float, base: TimingStats, base_guard: float) -> None:
+    def _decide(self, cand: TimingStats, base: TimingStats, comp: TimingStats | None, trusted_ms: float,
+                clock_s: float, spread: float | None) -> None:
         report = self.report
-        effective = cand.median_ms
-        trusted = True
-        # Work the events missed (side streams, patched events) shows as extra host time over the
-        # same harness's overhead on the reference.
-        hidden = (cand.wall_median_ms - cand.median_ms) - (base.wall_median_ms - base.median_ms)
-        if hidden > max(0.05, 0.5 * cand.median_ms):
-            self._flag("timing_mismatch")
-            effective = cand.median_ms + hidden
-            trusted = False
-        speedup = base.median_ms / effective if effective > 0 else math.inf
-        guard_speedup = base_guard / cand_guard if cand_guard > 0 else math.inf
-        # The grader's clock says how long a call really takes. The worker's own figure may be lower only
-        # by harness overhead (Python, launches), whose size the reference shows; a harness whose clock
-        # was patched claims much less. Checked below 2x too: the ratio test alone would let a forger
-        # claim up to GUARD_FACTOR x whatever its real speed.
-        allowance = GUARD_SLACK_MS + 2 * max(base_guard - base.median_ms, 0.0) + 0.25 * effective
-        forged = speedup > 1.0 and speedup > 1.5 * guard_speedup and cand_guard - effective > allowance
-        if forged or (speedup > 2 and speedup > GUARD_FACTOR * max(guard_speedup, 1.0)):
-            self._flag("timing_mismatch")
-            speedup = min(speedup, guard_speedup)
-            effective = base.median_ms / speedup
-            trusted = False
-        if self.fresh_pairs and speedup > 1.0:
-            # The candidate's time on inputs it had never seen: its window less the harness's cost, which
-            # is the reference's window less the reference's own time per call (its cross-check). A busy
-            # machine only ever adds time, to either side: both the fastest windows and the median of the
-            # pairs must show it, by a margin that grows with the harness's own cost.
-            cands, refs = [c for c, _ in self.fresh_pairs], [r for _, r in self.fresh_pairs]
-            fresh = min(min(cands) - min(refs), statistics.median(c - r for c, r in self.fresh_pairs)) + base_guard
-            overhead = max(min(refs) - base_guard, 0.0)  # the harness's own share of a window
-            slack = max(FRESH_SLACK_MS.get(self.req.device, 3.0), 0.5 * overhead)
-            if fresh > FRESH_FACTOR * max(cand_guard, effective) + slack:
-                self._flag("timing_mismatch")
-                trusted = False
-                if base.median_ms / fresh < speedup:
-                    speedup = base.median_ms / fresh
-                    effective = fresh
-        if self.source is not None and self.source.tampering:
-            trusted = False
-        floor_flags = roofline.assess(self.meta, self.problem_path, effective, report.device)
+        tampering = self.source is not None and self.source.tampering
+        d = trust.decide(cand, base, trusted_ms, self.req.device, tampering=tampering, spread=spread)
+        self._flag(*d.flags)
+        report.runtime, report.baseline, report.baseline_compile = cand, base, comp
+        report.runtime_ms, report.baseline_ms = d.runtime_ms, base.median_ms
+        report.trusted_runtime_ms, report.trusted_clock_s = round(trusted_ms, 6), round(clock_s, 3)
+        basis = d.basis
+        if self.req.device == "cpu":
+            basis += f"; both sides on {self.req.cpu_threads} thread(s), cores {self.cpu_cores()}"
+        if cand.graph_median_ms is not None and base.graph_median_ms is not None:
+            basis += (f"; replayed as CUDA graphs (no Python launch path): {cand.graph_median_ms:.4g} ms vs "
+                      f"eager {base.graph_median_ms:.4g} ms, {base.graph_median_ms / cand.graph_median_ms:.2f}x")
+        report.speedup_basis = basis
+        trusted = d.trusted
+        floor_flags = roofline.assess(self.meta, self.problem_path, d.runtime_ms, report.device)
         report.achieved_tflops, report.achieved_gbps, report.roofline_fraction = floor_flags
         if report.roofline_fraction is not None and report.roofline_fraction > 1.1:
             self._flag("excessive_speedup")
             trusted = False
-        elif speedup > EXCESSIVE_SPEEDUP:
-            self._flag("excessive_speedup")
-        report.speedup = round(speedup, 4)
+        report.speedup = round(d.speedup, 4)
         report.speedup_trusted = trusted
-        if report.baseline_compile:
-            report.speedup_compile = round(report.baseline_compile.median_ms / effective, 4)
-        if cand.stopped_by == "time_cap" and cand.rel_sem > 0.01:
-            self._flag("noisy_timing")
+        if comp is not None:
+            report.baseline_compile_ms = comp.median_ms
+            report.speedup_compile = round(comp.median_ms / d.runtime_ms, 4)
         vs_compile = f", {report.speedup_compile:.2f}x vs torch.compile" if report.speedup_compile else ""
-        caveat = "" if trusted else " (not trusted: " + ", ".join(f for f in report.flags
-                                                                 if f in ("timing_mismatch", "excessive_speedup",
-                                                                          "tampering")) + ")"
-        report.message = (f"correct on {self.req.trials} trials; {speedup:.2f}x vs eager "
-                          f"({effective:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")
+        caveat = "" if trusted else " (not trusted: " + ", ".join(
+            f for f in report.flags if f in ("timing_mismatch", "excessive_speedup", "tampering", "noisy_timing")
+        ) + ")"
+        report.message = (f"correct on {self.req.trials} trials; {d.speedup:.2f}x vs eager "
+                          f"({d.runtime_ms:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")
+
+    def cpu_cores(self) -> list[int]:
+        """The cores both sides of a CPU grading are pinned to: the last `cpu_threads` this process may use."""
+        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+        return allowed[-self.req.cpu_threads:]
+
+
+def _merge(rounds: list[TimingStats]) -> TimingStats:
+    """One figure for several rounds of the same loop: the median of their medians, their runs pooled."""
+    runs = sum(r.runs for r in rounds)
+    mean = sum(r.mean_ms * r.runs for r in rounds) / runs
+    std = math.sqrt(sum((r.std_ms ** 2 + (r.mean_ms - mean) ** 2) * r.runs for r in rounds) / runs)
+    return rounds[0].model_copy(update={
+        "runs": runs, "median_ms": statistics.median(r.median_ms for r in rounds), "mean_ms": mean, "std_ms": std,
+        "min_ms": min(r.min_ms for r in rounds), "max_ms": max(r.max_ms for r in rounds),
+        "rel_sem": std / math.sqrt(runs) / mean if mean > 0 else 0.0,
+        "stopped_by": "time_cap" if any(r.stopped_by == "time_cap" for r in rounds) else rounds[-1].stopped_by})
+
+
+def _sums(raw, party: Party) -> list[list[float]]:
+    """A worker's checksum reply, checked for shape: per output, three finite-or-NaN numbers."""
+    ok = isinstance(raw, list) and all(isinstance(x, list) and len(x) == 3 and
+                                       all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x)
+                                       for x in raw)
+    if not ok:
+        raise Verdict(Status.runtime_error, f"{party.role} sent a malformed checksum", ("protocol_violation",))
+    return [[float(v) for v in x] for x in raw]
 
 
 def _int(x) -> int | None:

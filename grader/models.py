@@ -55,6 +55,7 @@ class GradeRequest(BaseModel):
     baseline_compile: bool = Field(True, description="also time torch.compile of the reference")
     strict: bool = Field(False, description="refuse solutions that launch no custom kernel")
     max_timing_s: float = Field(10.0, gt=0, description="time cap of one timing loop")
+    cpu_threads: int = Field(1, ge=1, le=256, description="threads (and cores) both sides of a CPU grading run on")
     memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
 
@@ -69,10 +70,22 @@ class ProgressEvent(BaseModel):
     index: int | None = None    # trial or timing run, 1-based
     total: int | None = None
     ok: bool | None = None      # outcome of a trial or phase
-    mean_ms: float | None = None
+    median_ms: float | None = None  # running median of a timing loop: the statistic the result uses
     rel_err: float | None = None  # relative standard error of the running mean
     label: str | None = None    # which model is timed: candidate, eager, compile
     at_s: float | None = None   # seconds since the grading started
+
+
+class ClockStats(BaseModel):
+    """The GPU's clocks while a timing loop ran, sampled through NVML by the trusted side."""
+
+    model_config = ConfigDict(extra="forbid")
+    sm_mhz_min: int
+    sm_mhz_max: int
+    mem_mhz_min: int
+    mem_mhz_max: int
+    throttle_reasons: list[str] = Field(default_factory=list, description="why the board held clocks down")
+    samples: int
 
 
 class TimingStats(BaseModel):
@@ -88,8 +101,11 @@ class TimingStats(BaseModel):
     max_ms: float
     rel_sem: float = Field(description="standard error of the mean over the mean")
     stopped_by: Literal["rel_err", "time_cap", "max_runs"]
-    wall_median_ms: float = Field(description="host clock per run with a device-wide sync: catches side streams")
     l2_flushed: bool
+    l2_persist_reset: bool = Field(False, description="persisting L2 lines were demoted before each batch")
+    graph_median_ms: float | None = Field(None, description="median replay of one call captured in a CUDA graph: "
+                                          "the kernels without Python's launch path")
+    clocks: ClockStats | None = Field(None, description="set by the trusted side, never by the worker")
 
 
 class TensorCheck(BaseModel):
@@ -142,6 +158,8 @@ class Report(BaseModel):
     speedup_trusted: bool = Field(False, description="false when a cross-check disagreed with the events")
     runtime_ms: float | None = Field(None, description="the candidate's time per call that the speedup uses")
     speedup_basis: str = Field("", description="which measurement the speedup uses, and why")
+    trusted_runtime_ms: float | None = Field(None, description="the candidate's ms per call by the grader's own clock")
+    trusted_clock_s: float | None = Field(None, description="seconds the grader's own clock measurements took")
     runtime: TimingStats | None = None
     baseline_ms: float | None = None
     baseline: TimingStats | None = None

@@ -19,6 +19,7 @@ _sync = torch.cuda.synchronize
 _manual_seed = torch.manual_seed
 _Tensor = torch.Tensor
 
+WINDOW_PAD_CYCLES = 100_000  # ~50 us at Hopper's clocks; the engine's GPU_WINDOW_PAD_MS counts it with the flush
 BUILD_ERROR_MARKERS = ("Error building extension", "error:", "ninja: build stopped")
 
 
@@ -52,13 +53,6 @@ def _cpu_shims() -> None:
     # those calls must keep tensors where they are.
     torch.Tensor.cuda = lambda self, *a, **k: self
     torch.nn.Module.cuda = lambda self, *a, **k: self
-
-
-def sample_indices(n: int, seed: int, k: int) -> torch.Tensor:
-    """k flat indices below n drawn from seed; the worker and the grader draw the same ones."""
-    if n <= 0:
-        return torch.zeros(0, dtype=torch.long)
-    return torch.randint(0, n, (min(k, n),), generator=torch.Generator().manual_seed(seed))
 
 
 def _cap_gpu_memory() -> None:
@@ -100,6 +94,7 @@ class ModelRunner:
         self.device = device
         self.role = role
         self._compiled = None
+        self.window_outputs: list[list] | None = None
 
     @classmethod
     def load(cls, msg: dict) -> "ModelRunner":
@@ -111,6 +106,11 @@ class ModelRunner:
             _cap_gpu_memory()
         else:
             _cpu_shims()
+            # Both sides of a CPU grading run under the same thread count and cores, chosen by the grader.
+            if msg.get("threads"):
+                torch.set_num_threads(int(msg["threads"]))
+            if msg.get("cpus") and hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(0, [int(c) for c in msg["cpus"]])
         try:
             problem = _import("kg_problem", msg["problem"])
         except Exception as e:
@@ -173,14 +173,16 @@ class ModelRunner:
                 t.fill_(-1 if dt.is_signed else 123)
             del t
 
-    def run(self, seed: int, poison: list) -> list:
+    def run(self, seed: int, poison: list) -> tuple[list, int]:
+        """Outputs of one call on the inputs of `seed`, and the bytes those inputs take."""
         inputs = self.inputs(seed)
         self._sync()
         self._poison(poison)
         with torch.no_grad():
             out = self.model(*inputs)
         self._sync()
-        return as_outputs(out)
+        in_bytes = sum(x.numel() * x.element_size() for x in inputs if isinstance(x, torch.Tensor))
+        return as_outputs(out), in_bytes
 
     def _fn(self, variant: str) -> Callable:
         if variant == "compile":
@@ -191,34 +193,46 @@ class ModelRunner:
 
     def time(self, msg: dict, progress, bench) -> tuple[dict, list, int]:
         sets = [self.inputs(s) for s in msg["seeds"]]
-        fn = self._fn(msg.get("variant", "eager"))
+        variant = msg.get("variant", "eager")
         with torch.no_grad():
-            stats, out, idx = bench(fn, sets, device=self.device, max_time_s=msg["max_time_s"],
-                                    on_progress=progress)
+            stats, out, idx = bench(self._fn(variant), sets, device=self.device, max_time_s=msg["max_time_s"],
+                                    graph=variant == "eager", on_progress=progress)
         return stats, as_outputs(out), idx
 
-    def prepare_guard(self, msg: dict) -> Callable[[], tuple[list, int]]:
-        """Inputs ready; the returned call runs the model `runs` times back to back and syncs once."""
-        sets = [self.inputs(s) for s in msg["seeds"]]
+    def prepare_window(self, msg: dict) -> Callable[[list[int]], None]:
+        """The trusted window's calls: the returned function makes one input set per seed (the seeds come
+        with 'go', so no output can be computed before the clock starts), calls the model once on each,
+        flushing L2 before each call as the timing loop does, and keeps every output for `checksum`."""
+        from grader.timing import flush_buffer
+
         fn = self._fn(msg.get("variant", "eager"))
-        runs = int(msg["runs"])
+        flush = flush_buffer(self.device)
+        self.window_outputs = None
         self._sync()
 
-        def go():
-            out = None
+        def go(seeds: list[int]) -> None:
+            outs = []
             with torch.no_grad():
-                for i in range(runs):
-                    out = fn(*sets[i % len(sets)])
+                for s in seeds:
+                    args = self.inputs(s)
+                    if flush is not None:
+                        flush.zero_()
+                        # Keeps the GPU busy while the host makes the next call's inputs and launches it, so
+                        # the window measures GPU time on both sides and their host paths cancel out.
+                        torch.cuda._sleep(WINDOW_PAD_CYCLES)
+                    outs.append(as_outputs(fn(*args)))
             self._sync()
-            return as_outputs(out), (runs - 1) % len(sets)
+            self.window_outputs = outs
 
         return go
 
-    @staticmethod
-    def sample(outs: list, seed: int, k: int) -> list:
-        """Elements of each output at indices drawn from `seed` (the grader draws the same ones)."""
-        return [t.detach().reshape(-1)[sample_indices(t.numel(), seed + i, k).to(t.device)]
-                for i, t in enumerate(outs)]
+    def checksum(self, seed: int, weigh_abs: bool) -> list[list[float]]:
+        from grader.timing import checksum
+
+        if not self.window_outputs:
+            raise WorkerError("runtime_error", "checksum asked before a window ran")
+        with torch.no_grad():
+            return checksum(self.window_outputs, seed, weigh_abs=weigh_abs)
 
     def profile(self, seed: int) -> list[str] | None:
         """Names of what one forward launched: GPU kernels on CUDA, ATen operators on CPU. A hint only."""

@@ -56,36 +56,26 @@ def main() -> int:
                 runner = ModelRunner.load(msg)
                 chan.send({"ok": True, "info": runner.info()})
             elif cmd == "run":
-                outs = runner.run(msg["seed"], msg.get("poison", []))
-                chan.send({"ok": True, "outputs": runner.write_outputs(outs, exchange, msg["tag"])})
+                outs, in_bytes = runner.run(msg["seed"], msg.get("poison", []))
+                chan.send({"ok": True, "input_bytes": in_bytes,
+                           "outputs": runner.write_outputs(outs, exchange, msg["tag"])})
             elif cmd == "time":
-                def progress(runs, mean, rel):
-                    chan.send({"progress": True, "runs": runs, "mean_ms": mean, "rel_sem": rel})
+                def progress(runs, median, rel):
+                    chan.send({"progress": True, "runs": runs, "median_ms": median, "rel_sem": rel})
 
                 stats, out, idx = runner.time(msg, progress, timing.bench)
                 chan.send({"ok": True, "stats": stats, "last_set": idx,
                            "outputs": runner.write_outputs(out, exchange, msg["tag"])})
-            elif cmd == "guard":
-                ready = runner.prepare_guard(msg)
+            elif cmd == "window":  # the trusted side's clock runs from 'go' until the checksum is back
+                go = runner.prepare_window(msg)
                 chan.send({"ok": True, "ready": True})
-                go = chan.recv()
-                if go.get("cmd") != "go":
+                order = chan.recv()
+                if order.get("cmd") != "go":
                     return 1
-                out, idx = ready()
-                chan.send({"ok": True, "last_set": idx,
-                           "outputs": runner.write_outputs(out, exchange, msg["tag"])})
-            elif cmd == "probe":  # a guard of one run, whose output is only sampled
-                go = runner.prepare_guard(msg)
-                chan.send({"ok": True, "ready": True})
-                if chan.recv().get("cmd") != "go":
-                    return 1
-                out, _ = go()
+                go([int(s) for s in order["seeds"]])
                 chan.send({"ok": True, "done": True})
-                ask = chan.recv()
-                if ask.get("cmd") != "sample":
-                    return 1
-                picked = runner.sample(out, int(ask["seed"]), int(ask["k"]))
-                chan.send({"ok": True, "outputs": runner.write_outputs(picked, exchange, msg["tag"])})
+            elif cmd == "checksum":
+                chan.send({"ok": True, "sums": runner.checksum(int(msg["seed"]), bool(msg.get("abs")))})
             elif cmd == "profile":
                 chan.send({"ok": True, "names": runner.profile(msg["seed"])})
             elif cmd == "exit":

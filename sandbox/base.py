@@ -107,6 +107,15 @@ class Worker(abc.ABC):
         """Bounded stdout+stderr of the worker."""
 
     @abc.abstractmethod
+    def pause(self) -> None:
+        """Stop every process of the worker until `resume()`, so it can use no CPU while another is timed.
+        GPU work it already queued is not stopped: callers that need the GPU idle close the worker instead."""
+
+    @abc.abstractmethod
+    def resume(self) -> None:
+        """Undo `pause()`."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Kill if needed and delete every trace: processes, folders, containers."""
 

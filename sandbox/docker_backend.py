@@ -334,6 +334,7 @@ class DockerWorker(Worker):
             if cause and self._cause is None and not self._done.is_set():
                 self._cause = cause
         if not self._done.is_set():
+            self.resume()  # an engine refuses to kill a paused container
             try:
                 self._api.kill(self.container.id, "SIGKILL")
             except docker.errors.APIError:
@@ -344,6 +345,18 @@ class DockerWorker(Worker):
         if self._cause:
             return self._cause
         return "memory" if self._oom else None
+
+    def pause(self) -> None:
+        try:  # the cgroup freezer: every process of the container, forks included
+            self._api.pause(self.container.id)
+        except docker.errors.APIError:
+            pass  # already stopped: nothing left to run
+
+    def resume(self) -> None:
+        try:
+            self._api.unpause(self.container.id)
+        except docker.errors.APIError:
+            pass
 
     def log(self) -> str:
         return self._log.text()

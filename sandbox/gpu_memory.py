@@ -6,7 +6,7 @@ import functools
 
 
 @functools.cache
-def _nvml():
+def nvml():
     try:
         import pynvml
         pynvml.nvmlInit()
@@ -17,7 +17,7 @@ def _nvml():
 
 def used_by(pids: set[int]) -> int:
     """Bytes of GPU memory held by `pids` on every GPU; 0 where NVML is not available."""
-    nvml = _nvml()
+    nvml = nvml()
     if nvml is None:
         return 0
     total = 0
@@ -34,12 +34,12 @@ def used_by(pids: set[int]) -> int:
 
 def available() -> bool:
     """Whether per-process GPU memory can be read here (NVML and a driver)."""
-    return _nvml() is not None
+    return nvml() is not None
 
 
 def total_bytes() -> int | None:
     """Memory of the smallest GPU on this machine; None where NVML is not available."""
-    nvml = _nvml()
+    nvml = nvml()
     if nvml is None:
         return None
     try:

@@ -259,6 +259,27 @@ class LocalWorker(Worker):
     def stop_cause(self) -> str | None:
         return self._cause
 
+    def pause(self) -> None:
+        # A process can fork while the tree is being stopped: walk it again until a walk finds no one new.
+        stopped: set[int] = set()
+        while True:
+            new = [p for p in self.watchdog.tree() if p.pid not in stopped]
+            if not new:
+                return
+            for proc in new:
+                try:
+                    proc.suspend()
+                except psutil.Error:
+                    pass
+                stopped.add(proc.pid)
+
+    def resume(self) -> None:
+        for proc in self.watchdog.tree():
+            try:
+                proc.resume()
+            except psutil.Error:
+                pass
+
     def log(self) -> str:
         return self._log.text()
 

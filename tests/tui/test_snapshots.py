@@ -77,7 +77,7 @@ def test_editor_with_inline_cpp(snap_compare, make_app, tmp_path):
 def test_results_panel_after_a_grading(snap_compare, make_app, tmp_path):
     _prepare(tmp_path)
     stats = dict(clock="host", runs=100, std_ms=0.01, min_ms=0.9, max_ms=1.2, rel_sem=0.004, stopped_by="rel_err",
-                 wall_median_ms=1.0, l2_flushed=False)
+                 l2_flushed=False)
     report = Report(status=Status.passed, message="correct on 2 trials; 1.85x vs eager (1 ms vs 1.85 ms)",
                     problem="cpu_softmax", solution="solution.py", device="cpu", sandbox="local", speedup=1.85,
                     speedup_trusted=True, runtime_ms=1.0, runtime=TimingStats(median_ms=1.0, mean_ms=1.0, **stats),

@@ -116,8 +116,8 @@ class GradePanel(Vertical):
                        style="" if ev.ok else "red")
         elif ev.kind == "timing":
             err = f" ± {ev.rel_err * 100:.2f}%" if ev.rel_err is not None else ""
-            mean = f"{ev.mean_ms:.4g} ms" if ev.mean_ms is not None else "?"
-            self.detail = f"{ev.label}: run {ev.index}, mean {mean}{err}"
+            median = f"{ev.median_ms:.4g} ms" if ev.median_ms is not None else "?"
+            self.detail = f"{ev.label}: run {ev.index}, median {median}{err}"
             frac = min((time.monotonic() - self.phase_started) / max(self.max_timing_s, 0.1), 0.95)
             if ev.phase is Phase.baseline:
                 lo, hi = (lo, (lo + hi) / 2) if ev.label == "eager" else ((lo + hi) / 2, hi)
