@@ -160,6 +160,9 @@ class Report(BaseModel):
     speedup_basis: str = Field("", description="which measurement the speedup uses, and why")
     trusted_runtime_ms: float | None = Field(None, description="the candidate's ms per call by the grader's own clock")
     trusted_clock_s: float | None = Field(None, description="seconds the grader's own clock measurements took")
+    windows_ms: dict[str, list[float]] = Field(default_factory=dict, description="the grader's own clock: each "
+                                               "counted window of `window_calls` calls, per side")
+    window_calls: int | None = None
     runtime: TimingStats | None = None
     baseline_ms: float | None = None
     baseline: TimingStats | None = None

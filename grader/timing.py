@@ -233,7 +233,7 @@ def checksum(outputs: Sequence[Sequence[torch.Tensor]], seed: int, *, weigh_abs:
         gen = torch.Generator(device=device).manual_seed(seed + k)
         w = torch.rand(width, generator=gen, device=device, dtype=work)
         total = torch.zeros((), dtype=torch.float64, device=device)
-        weights = 0.0
+        weights = torch.zeros((), dtype=torch.float64, device=device)  # kept on the device: one sync at the end
         for p in parts:
             full = p.numel() // width * width
             for lo in range(0, full, CHECKSUM_CAT // width * width):
@@ -241,6 +241,6 @@ def checksum(outputs: Sequence[Sequence[torch.Tensor]], seed: int, *, weigh_abs:
                 total += ((rows.abs() if weigh_abs else rows) @ w).sum(dtype=torch.float64)
             tail = p[full:].to(work)
             total += ((tail.abs() if weigh_abs else tail) * w[:tail.numel()]).sum(dtype=torch.float64)
-            weights += full // width * float(w.sum(dtype=torch.float64)) + float(w[:tail.numel()].sum(dtype=torch.float64))
-        sums.append([float(total), float(numel), weights])
+            weights += w.sum(dtype=torch.float64) * (full // width) + w[:tail.numel()].sum(dtype=torch.float64)
+        sums.append([float(total), float(numel), float(weights)])
     return sums

@@ -17,16 +17,16 @@ def nvml():
 
 def used_by(pids: set[int]) -> int:
     """Bytes of GPU memory held by `pids` on every GPU; 0 where NVML is not available."""
-    nvml = nvml()
-    if nvml is None:
+    lib = nvml()
+    if lib is None:
         return 0
     total = 0
-    for i in range(nvml.nvmlDeviceGetCount()):
-        handle = nvml.nvmlDeviceGetHandleByIndex(i)
-        for getter in (nvml.nvmlDeviceGetComputeRunningProcesses, nvml.nvmlDeviceGetGraphicsRunningProcesses):
+    for i in range(lib.nvmlDeviceGetCount()):
+        handle = lib.nvmlDeviceGetHandleByIndex(i)
+        for getter in (lib.nvmlDeviceGetComputeRunningProcesses, lib.nvmlDeviceGetGraphicsRunningProcesses):
             try:
                 procs = getter(handle)
-            except nvml.NVMLError:
+            except lib.NVMLError:
                 continue
             total += sum(p.usedGpuMemory or 0 for p in procs if p.pid in pids)
     return total
@@ -39,12 +39,12 @@ def available() -> bool:
 
 def total_bytes() -> int | None:
     """Memory of the smallest GPU on this machine; None where NVML is not available."""
-    nvml = nvml()
-    if nvml is None:
+    lib = nvml()
+    if lib is None:
         return None
     try:
-        sizes = [nvml.nvmlDeviceGetMemoryInfo(nvml.nvmlDeviceGetHandleByIndex(i)).total
-                 for i in range(nvml.nvmlDeviceGetCount())]
-    except nvml.NVMLError:
+        sizes = [lib.nvmlDeviceGetMemoryInfo(lib.nvmlDeviceGetHandleByIndex(i)).total
+                 for i in range(lib.nvmlDeviceGetCount())]
+    except lib.NVMLError:
         return None
     return min(sizes) if sizes else None

@@ -7,8 +7,10 @@ change it; these tests prove it on the real CLI.
 from __future__ import annotations
 
 import json
+import platform
 
-from adv_helpers import SOLUTIONS, explain, grade
+import pytest
+from adv_helpers import MATMUL, SOLUTIONS, explain, grade
 
 
 def test_patched_comparisons_and_fake_report_lines_do_not_pass_a_wrong_answer():
@@ -55,3 +57,23 @@ def test_patched_harness_clock_is_caught_by_the_graders_own_clock():
     assert "timing_mismatch" in report["flags"], explain(report)
     assert report["speedup_trusted"] is False
     assert report["speedup"] < 0.1, "the speedup reported is the forged one"
+
+
+def test_subtly_scaled_harness_clock_cannot_lift_the_speedup():
+    # The worker's clock runs at 0.7x: every figure it reports is 30% short, an honest ~1x reads ~1.4x.
+    proc, report = grade(SOLUTIONS / "scaled_timer.py", problem=MATMUL)
+    assert report["status"] == "passed", explain(report)
+    assert "timing_mismatch" in report["flags"] and report["speedup_trusted"] is False, explain(report)
+    assert report["runtime_ms"] == report["trusted_runtime_ms"], "the speedup used the forged figure"
+    assert report["speedup"] < 1.3, explain(report)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the patch writes x86-64 machine code")
+def test_clock_patched_below_python_cannot_lift_the_speedup():
+    # Compiled code rewrites libc's clock_gettime so CLOCK_MONOTONIC runs at half speed in the worker: no
+    # Python-level binding in the harness escapes it. The grader's clock is in another process.
+    proc, report = grade(SOLUTIONS / "libc_clock_patch.py", problem=MATMUL)
+    assert report["status"] == "passed", explain(report)
+    assert "timing_mismatch" in report["flags"] and report["speedup_trusted"] is False, explain(report)
+    assert report["runtime_ms"] == report["trusted_runtime_ms"], "the speedup used the forged figure"
+    assert report["speedup"] < 1.3, explain(report)
