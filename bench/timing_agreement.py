@@ -184,7 +184,8 @@ def main() -> None:
             print(f"  done {label}: ours {ours_c:.4g}/{ours_r:.4g} ms (events {r.runtime.median_ms:.4g}), do_bench "
                   f"{db_c:.4g}/{db_r:.4g} ms, own clock {r.trusted_runtime_ms} ms, flags {r.flags}, clocks "
                   f"{[(c.sm_mhz_min, c.sm_mhz_max, c.throttle_reasons) if c else None for c in clocks]}, "
-                  f"{r.trusted_clock_s} s own clock of {r.duration_s} s", file=sys.stderr, flush=True)
+                  f"{r.trusted_clock_s} s own clock of {r.duration_s} s; windows of {r.window_calls} calls "
+                  f"{r.windows_ms}", file=sys.stderr, flush=True)
         problem, sol, repeat_label = case_files(args.repeat_case, folder, args.candidate)
         spread = [r for r in (grade_once(problem, sol) for _ in range(args.repeat)) if r is not None]
     print(f"device: {torch.cuda.get_device_name()}; candidate: {args.candidate}; torch {torch.__version__}")
