@@ -40,7 +40,7 @@ WINDOWS = 5              # counted windows per side, after one that warms the al
 WINDOW_MAX_CALLS = 2000
 WINDOW_MEMORY = 1 << 30  # what a window may keep alive where a worker has no memory limit
 WINDOW_MAX_S = 30.0
-GPU_WINDOW_PAD_MS = 0.09  # per window call on the GPU: the L2 flush and the pad kernel (grader/runner.py)      # a candidate whose window takes longer than this misreported its speed
+GPU_WINDOW_PAD_MS = 0.55  # per window call on the GPU: the L2 flush and the pad kernel (grader/runner.py)      # a candidate whose window takes longer than this misreported its speed
 CPU_ROUNDS = 3           # CPU: candidate and baselines timed in this many alternating rounds
 RESOURCE_CAUSES = {"memory": "host memory", "gpu_memory": "GPU memory", "pids": "process count",
                    "disk": "disk space"}

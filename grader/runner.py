@@ -19,7 +19,8 @@ _sync = torch.cuda.synchronize
 _manual_seed = torch.manual_seed
 _Tensor = torch.Tensor
 
-WINDOW_PAD_CYCLES = 100_000  # ~50 us at Hopper's clocks; the engine's GPU_WINDOW_PAD_MS counts it with the flush
+WINDOW_PAD_CYCLES = 1_000_000  # ~0.5 ms at Hopper's clocks: longer than a worker's host path per call (~0.2 ms
+                               # measured on an H200); the engine's GPU_WINDOW_PAD_MS counts it with the flush
 BUILD_ERROR_MARKERS = ("Error building extension", "error:", "ninja: build stopped")
 
 
