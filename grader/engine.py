@@ -38,6 +38,7 @@ TIMING_SETS = 3          # input sets the timed runs rotate through
 WINDOW_TARGET_S = 0.05   # how long one window of the grader's own clock should take
 WINDOWS = 5              # counted windows per side, after one that warms the allocator
 WINDOW_MAX_CALLS = 2000
+WARM_CALLS = 16          # calls of the first window, which sizes the others
 WINDOW_MEMORY = 1 << 30  # what a window may keep alive where a worker has no memory limit
 WINDOW_MAX_S = 30.0
 GPU_WINDOW_PAD_MS = 0.55  # per window call on the GPU: the L2 flush and the pad kernel (grader/runner.py)      # a candidate whose window takes longer than this misreported its speed
@@ -340,9 +341,9 @@ class Grading:
         cand_stats = self._time(cand, ref, "candidate", Phase.timing, req.max_timing_s)
         self.event(Phase.timing, "end", f"{cand_stats.median_ms:.4g} ms", ok=True, median_ms=cand_stats.median_ms,
                    label="candidate")
-        calls, plan = self._plan(cand_stats.median_ms + GPU_WINDOW_PAD_MS)
         t0 = time.monotonic()
-        cand_windows = [self._window(cand, seeds, weights) for seeds, weights in plan]
+        calls, plan, first = self._warm_window(cand, cand_stats.median_ms + GPU_WINDOW_PAD_MS, WINDOWS)
+        cand_windows = [first] + [self._window(cand, seeds, weights) for seeds, weights in plan[1:]]
         clock_s = time.monotonic() - t0
         cand_kernels = self._profile(cand)
         cand.close()  # its log stays readable after close()
@@ -377,13 +378,14 @@ class Grading:
             cand_rounds.append(self._time(cand, ref, "candidate", Phase.timing, budget))
             self.event(Phase.timing, "end", f"{cand_rounds[-1].median_ms:.4g} ms", ok=True,
                        median_ms=cand_rounds[-1].median_ms, label="candidate")
-            if r == 0:  # one window warms the allocator, then one counted window per round
-                calls, plan = self._plan(cand_rounds[0].median_ms, windows=CPU_ROUNDS + 1)
-                todo = plan[:2]
+            t0 = time.monotonic()
+            if r == 0:  # the warm-up window, then one counted window per round
+                calls, plan, first = self._warm_window(cand, cand_rounds[0].median_ms, CPU_ROUNDS)
+                cand_windows.append(first)
+                todo = plan[:2]  # the reference's warm-up window runs in this round too
             else:
                 todo = plan[r + 1:r + 2]
-            t0 = time.monotonic()
-            cand_windows += [self._window(cand, seeds, weights) for seeds, weights in todo]
+            cand_windows.append(self._window(cand, *todo[-1]))
             clock_s += time.monotonic() - t0
             cand.worker.pause()
             try:
@@ -468,13 +470,21 @@ class Grading:
             self._check_timed_output(ref, party, seeds, reply, "timed")
         return stats
 
-    def _plan(self, per_call_ms: float, windows: int = WINDOWS + 1) -> tuple[int, list[tuple[list[int], int]]]:
-        """How many calls a window makes, and for each window its input seeds and its checksum's weight seed."""
+    def _calls(self, per_call_ms: float) -> int:
+        """Calls for a window of about WINDOW_TARGET_S; a window keeps every call's outputs, one call's inputs."""
         calls = math.ceil(WINDOW_TARGET_S * 1e3 / max(per_call_ms, 1e-3))
-        # A window keeps every call's outputs, and one call's inputs at a time.
         room = self.window_memory() - self.in_bytes
-        calls = max(1, min(calls, WINDOW_MAX_CALLS, room // max(self.out_bytes, 1)))
-        return calls, [([fresh_seed() for _ in range(calls)], fresh_seed()) for _ in range(windows)]
+        return max(1, min(calls, WINDOW_MAX_CALLS, room // max(self.out_bytes, 1)))
+
+    def _warm_window(self, cand: Party, per_call_ms: float, counted: int) -> tuple[int, list, tuple]:
+        """The first window: a few calls that warm the allocator, and whose time by this process's clock, not
+        the worker's word, sizes the counted windows (a result cache that makes the worker's loop look fast
+        would otherwise order thousands of real calls). Returns the counted windows' calls, every window's
+        seeds (input seeds, checksum weight seed; the first is this one's), and this window."""
+        warm = ([fresh_seed() for _ in range(min(WARM_CALLS, self._calls(per_call_ms)))], fresh_seed())
+        first = self._window(cand, *warm)
+        calls = self._calls(first[0] / len(warm[0]))
+        return calls, [warm] + [([fresh_seed() for _ in range(calls)], fresh_seed()) for _ in range(counted)], first
 
     def _window(self, party: Party, seeds: list[int], weight_seed: int) -> tuple[float, list[list[float]]]:
         """This process's clock around one window: from the order (which carries the input seeds) until the
