@@ -57,6 +57,8 @@ class GradeRequest(BaseModel):
     max_timing_s: float = Field(10.0, gt=0, description="time cap of one timing loop")
     memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
+    baselines: KnownBaselines | None = Field(None, description="trusted baseline timings measured earlier; "
+                                             "when set, the baselines are not timed again")
 
 
 class ProgressEvent(BaseModel):
@@ -90,6 +92,16 @@ class TimingStats(BaseModel):
     stopped_by: Literal["rel_err", "time_cap", "max_runs"]
     wall_median_ms: float = Field(description="host clock per run with a device-wide sync: catches side streams")
     l2_flushed: bool
+
+
+class KnownBaselines(BaseModel):
+    """Baseline timings the trusted side measured earlier on this device (batch grading times them once
+    per problem per GPU); a request that carries them skips timing the baselines."""
+
+    model_config = ConfigDict(extra="forbid")
+    eager: TimingStats
+    eager_guard_ms: float = Field(gt=0, description="the grader's own clock per call of eager PyTorch")
+    compile: TimingStats | None = None
 
 
 class TensorCheck(BaseModel):
@@ -162,6 +174,10 @@ class Report(BaseModel):
     started_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     duration_s: float = 0.0
     versions: dict[str, str] = Field(default_factory=dict)
+    baseline_guard_ms: float | None = Field(None, description="the grader's own clock per call of eager PyTorch "
+                                            "(its cross-check of the eager timing)")
+    baselines_given: bool = Field(False, description="the baselines came with the request (measured earlier "
+                                  "on this device by a batch) instead of being timed in this grading")
 
     @property
     def passed(self) -> bool:
