@@ -265,3 +265,22 @@ def test_ledger_regrade_and_abandoned_attempts(tmp_path):
     assert ledger.needs_grading("ann", "p")          # the unfinished regrade is redone
     ledger.finish(second, "passed", "late result", passed(2.0))    # a result of a dead run is not taken
     assert [a.id for a in ledger.attempts(current_only=True)] == [first]
+
+
+def test_documented_assignment_schema_matches_the_code():
+    import re
+
+    text = (ROOT / "docs" / "batch.md").read_text()
+    documented = json.loads(re.search(r"```json\n(.*?)\n```", text, re.S).group(1))
+    assert documented == json.loads(json.dumps(Assignment.model_json_schema())), \
+        "docs/batch.md is stale: regenerate its JSON Schema block from Assignment.model_json_schema()"
+
+
+def test_documented_example_assignment_is_valid(tmp_path):
+    import re
+
+    text = (ROOT / "docs" / "batch.md").read_text()
+    example = re.search(r"```toml\n(.*?)\n```", text, re.S).group(1)
+    (tmp_path / "kernels").mkdir()
+    a = assignment_mod.load(toml_with(tmp_path, example))
+    assert [p.name for p in a.problems] == ["softmax", "fused"] and a.max_points == 20

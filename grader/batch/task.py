@@ -8,7 +8,6 @@ outcome is written to RESULT.json.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -23,14 +22,9 @@ class TaskOutcome(BaseModel):
     error: str = ""        # bad input the engine refused (UsageError): a problem or grading setting at fault
 
 
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(spec_path: str, result_path: str) -> int:
     from ..engine import grade
+    from .exports import write_text
 
     req = GradeRequest.model_validate_json(Path(spec_path).read_text())
 
@@ -41,7 +35,7 @@ def main(spec_path: str, result_path: str) -> int:
         outcome = TaskOutcome(report=grade(req, emit))
     except UsageError as e:
         outcome = TaskOutcome(error=str(e))
-    write_atomically(Path(result_path), outcome.model_dump_json())
+    write_text(Path(result_path), outcome.model_dump_json())
     return 0
 
 
