@@ -284,3 +284,27 @@ def test_documented_example_assignment_is_valid(tmp_path):
     (tmp_path / "kernels").mkdir()
     a = assignment_mod.load(toml_with(tmp_path, example))
     assert [p.name for p in a.problems] == ["softmax", "fused"] and a.max_points == 20
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_gpu_lane_pins_baselines_on_its_device(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student, expr in (("ann", "torch.relu(x)"), ("ben", "x.clamp(min=0)"), ("cai", "x.abs()")):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "relu.py").write_text(f"import torch\nimport torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n"
+                                                f"    def forward(self, x):\n        return {expr}\n")
+    path = toml_with(tmp_path, 'name = "gpu"\ndue = 2026-03-01T23:59:00Z\n[[problems]]\nproblem = "relu"\n'
+                               'correctness = 5\nperformance = 5\n[grading]\ndevice = "cuda"\nsandbox = "local"\n'
+                               'trials = 2\nmax_timing_s = 0.5\n')
+    proc = run_grader("batch", str(path), str(subs), "--out", str(out), "--gpus", "0", "--jobs", "3")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = {r["student"]: r for r in ledger_rows(out)}
+    assert {r["lane"] for r in rows.values()} == {"gpu0"}
+    assert [rows[s]["status"] for s in ("ann", "ben", "cai")] == ["passed", "passed", "incorrect"]
+    for s in ("ann", "ben"):
+        rep = Report.model_validate_json(rows[s]["report"])
+        assert rep.baselines_given and rep.baseline_compile_ms is not None
