@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,6 +71,13 @@ class ProblemEntry(BaseModel):
                                                     "solutions")
     rubric: Rubric | None = Field(None, description="default: the assignment's rubric")
     visibility: Visibility = Field("visible", description="who sees this problem's result (hidden tests)")
+
+    @field_validator("name")
+    @classmethod
+    def _plain(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", name):
+            raise ValueError(f"{name!r} is not a plain name (letters, digits, _ . -); it names files and columns")
+        return name
 
 
 class LatePolicy(BaseModel):
