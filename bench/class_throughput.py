@@ -4,9 +4,9 @@
 
 Generates N submissions of one bundled problem (`relu` on cuda, `cpu_hardswish` on cpu): PyTorch-op
 variants, one in ten wrong, each file distinct. Both modes grade with the same settings (trials, timing
-cap, torch.compile baseline on). The batch runs first with --jobs J; then the sequential loop, stopped once
-it has used --sequential-budget-s, in which case its wall time for N is extrapolated from the mean per
-submission and the table says so. Verdicts of the two modes are compared submission by submission.
+cap, torch.compile baseline unless --no-compile-baseline). The batch runs first with --jobs J; then the
+sequential loop, stopped once it has used --sequential-budget-s, in which case its wall time for N is
+extrapolated from the mean per submission and the table says so. Verdicts of the two modes are compared submission by submission.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--max-timing-s", type=float, default=0.5)
     ap.add_argument("--sequential-budget-s", type=float, default=400.0)
+    ap.add_argument("--no-compile-baseline", action="store_true", help="skip torch.compile in both modes")
     args = ap.parse_args()
     import torch
 
@@ -62,7 +63,7 @@ def main() -> int:
     (work / "a.toml").write_text(
         f'name = "bench"\ndue = 2026-01-02T00:00:00Z\n[[problems]]\nproblem = "{problem}"\ncorrectness = 5\n'
         f'performance = 5\n[grading]\ndevice = "{device}"\nsandbox = "local"\ntrials = {args.trials}\n'
-        f"max_timing_s = {args.max_timing_s}\ncompile_baseline = true\n")
+        f"max_timing_s = {args.max_timing_s}\ncompile_baseline = {'false' if args.no_compile_baseline else 'true'}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
     t0 = time.monotonic()
@@ -83,7 +84,8 @@ def main() -> int:
             break
         p = subprocess.run([sys.executable, "-m", "grader", "check", str(subs / f"s{k:03d}" / f"{problem}.py"),
                             "--problem", problem, "--device", device, "--sandbox", "local", "--trials",
-                            str(args.trials), "--max-timing-s", str(args.max_timing_s), "--json"],
+                            str(args.trials), "--max-timing-s", str(args.max_timing_s), "--json"]
+                           + (["--no-compile-baseline"] if args.no_compile_baseline else []),
                            env=env, capture_output=True, text=True)
         seq_verdicts[k] = json.loads(p.stdout.strip().splitlines()[-1])["status"]
     seq_s = time.monotonic() - t0
@@ -94,7 +96,8 @@ def main() -> int:
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "-"
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}")
     print(f"problem {problem} on {device}, {args.n} submissions, trials {args.trials}, max_timing_s "
-          f"{args.max_timing_s}, torch.compile baseline on; batch --jobs {args.jobs}")
+          f"{args.max_timing_s}, torch.compile baseline {'off' if args.no_compile_baseline else 'on'}; "
+          f"batch --jobs {args.jobs}")
     print(f"{'mode':<28}{'graded':>8}{'wall s':>10}{'s/submission':>14}  verdicts")
     print(f"{'grader batch':<28}{args.n:>8}{batch_s:>10.1f}{batch_s / args.n:>14.2f}  "
           f"{dict(Counter(batch_verdicts.values()))}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import tomllib
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import UsageError
 from ..models import Timeouts
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, before it joined the standard library
+    import tomli as tomllib
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]  # Gradescope's four
 
