@@ -98,11 +98,11 @@ def main() -> int:
     print(f"problem {problem} on {device}, {args.n} submissions, trials {args.trials}, max_timing_s "
           f"{args.max_timing_s}, torch.compile baseline {'off' if args.no_compile_baseline else 'on'}; "
           f"batch --jobs {args.jobs}")
-    print(f"{'mode':<28}{'graded':>8}{'wall s':>10}{'s/submission':>14}  verdicts")
-    print(f"{'grader batch':<28}{args.n:>8}{batch_s:>10.1f}{batch_s / args.n:>14.2f}  "
+    print(f"{'mode':<44}{'graded':>8}{'wall s':>10}{'s/submission':>14}  verdicts")
+    print(f"{'grader batch':<44}{args.n:>8}{batch_s:>10.1f}{batch_s / args.n:>14.2f}  "
           f"{dict(Counter(batch_verdicts.values()))}")
     label = "grader check loop" + ("" if done == args.n else f" ({done} run, rest extrapolated)")
-    print(f"{label:<28}{done:>8}{seq_full:>10.1f}{seq_s / done:>14.2f}  {dict(Counter(seq_verdicts.values()))}")
+    print(f"{label:<44}{done:>8}{seq_full:>10.1f}{seq_s / done:>14.2f}  {dict(Counter(seq_verdicts.values()))}")
     print(f"batch is {seq_full / batch_s:.2f}x faster; verdicts agree on {agree}/{done} submissions graded both ways")
     return 0
 
