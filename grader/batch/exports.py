@@ -28,7 +28,7 @@ from .assignment import Assignment, ProblemEntry
 from .formats import (GradescopeLeaderboardEntry, GradescopeResults, GradescopeTest, PrairieLearnResults,
                       PrairieLearnTest)
 from .ledger import Attempt, Ledger
-from .scoring import MISSING, ProblemScore, StudentScore, penalty_pct, late_days, score_problem, score_student
+from .scoring import ProblemScore, StudentScore, late_days, penalty_pct, score_problem, score_student
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 VISIBILITY_ORDER = ["visible", "after_published", "after_due_date", "hidden"]  # least to most hidden

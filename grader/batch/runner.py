@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
-from ..models import GradeRequest, KnownBaselines, ProgressEvent, Report, Status
+from ..models import GradeRequest, KnownBaselines, Report, Status
 from . import exports
 from .assignment import Assignment, ProblemEntry
 from .display import BatchDisplay
