@@ -302,6 +302,10 @@ class Grading:
         req, report = self.req, self.report
         self._load(ref, cand)
 
+        # From here on the device is busy: checks and timings take it one grading at a time, so a batch
+        # of gradings compiling side by side never runs anything beside another's timed runs.
+        self.stack.enter_context(device_lock.exclusive(req.device, self.cancel, lambda: self.event(
+            Phase.correctness, "log", "waiting for another grading to finish on this device")))
         # Correctness: fresh seeds, one reference run and one candidate run each.
         self.event(Phase.correctness, "start", f"{req.trials} trials on fresh random inputs", total=req.trials)
         deadline = time.monotonic() + req.timeouts.correctness
@@ -324,8 +328,6 @@ class Grading:
                 raise Verdict(Status.incorrect, f"wrong output on trial {i}/{req.trials}: {trial.message}")
         self.event(Phase.correctness, "end", f"all {req.trials} trials match", ok=True)
 
-        self.stack.enter_context(device_lock.exclusive(req.device, self.cancel, lambda: self.event(
-            Phase.timing, "log", "waiting for another grading to finish timing on this device")))
         if req.device == "cuda":
             self._time_gpu(ref, cand)
         else:
@@ -348,16 +350,12 @@ class Grading:
         cand_kernels = self._profile(cand)
         cand.close()  # its log stays readable after close()
 
-        self.event(Phase.baseline, "start", "timing eager PyTorch", label="eager")
-        base_stats = self._time(ref, ref, "eager", Phase.baseline, req.max_timing_s)
+        base_stats = self._baseline(ref, "eager", req.max_timing_s)
         t0 = time.monotonic()
         ref_windows = [self._window(ref, seeds, weights) for seeds, weights in plan]
         clock_s += time.monotonic() - t0
         self._verify_windows(cand_windows, ref_windows)
-        comp_stats = None
-        if req.baseline_compile:
-            self.event(Phase.baseline, "start", "timing torch.compile (compiling first)", label="compile")
-            comp_stats = self._time(ref, ref, "compile", Phase.baseline, req.max_timing_s)
+        comp_stats = self._baseline(ref, "compile", req.max_timing_s) if req.baseline_compile else None
         self.event(Phase.baseline, "end", "baselines timed", ok=True)
         self._kernel_hint(cand_kernels, self._profile(ref))
         trusted_ms = self._trusted(base_stats, cand_windows, ref_windows, calls)
@@ -389,26 +387,25 @@ class Grading:
             clock_s += time.monotonic() - t0
             cand.worker.pause()
             try:
-                self.event(Phase.baseline, "start", f"timing eager PyTorch, {what}", label="eager")
-                base_rounds.append(self._time(ref, ref, "eager", Phase.baseline, budget))
+                base_rounds.append(self._baseline(ref, "eager", budget, what))
                 t0 = time.monotonic()
                 ref_windows += [self._window(ref, seeds, weights) for seeds, weights in todo]
                 clock_s += time.monotonic() - t0
                 if req.baseline_compile:
-                    self.event(Phase.baseline, "start", f"timing torch.compile, {what}", label="compile")
-                    comp_rounds.append(self._time(ref, ref, "compile", Phase.baseline, budget))
+                    comp_rounds.append(self._baseline(ref, "compile", budget, what))
             finally:
                 cand.worker.resume()
         self.event(Phase.baseline, "end", "baselines timed", ok=True)
         self._verify_windows(cand_windows, ref_windows)
         self._kernel_hint(self._profile(cand), self._profile(ref))
         cand.close()
-        cand_stats, base_stats = _merge(cand_rounds), _merge(base_rounds)
+        cand_stats = _merge(cand_rounds)
+        base_stats = req.baselines.eager if req.baselines else _merge(base_rounds)
         spread = trust.round_spread([b.median_ms / c.median_ms for b, c in zip(base_rounds, cand_rounds)
                                      if c.median_ms > 0] or [0.0])
         trusted_ms = self._trusted(base_stats, cand_windows, ref_windows, calls)
-        self._decide(cand_stats, base_stats, _merge(comp_rounds) if comp_rounds else None, trusted_ms, clock_s,
-                     spread)
+        comp_stats = (req.baselines.compile if req.baselines else _merge(comp_rounds)) if comp_rounds else None
+        self._decide(cand_stats, base_stats, comp_stats, trusted_ms, clock_s, spread)
 
     def _check(self, index: int, label: str, expected: list, got: list) -> TrialResult:
         if len(got) != len(expected):
@@ -438,6 +435,18 @@ class Grading:
             except (RuntimeError, AssertionError):  # no CUDA here, or the candidate left no memory
                 pass
         return compare(got, expected, *tol)
+
+    def _baseline(self, ref: Party, label: str, max_s: float, what: str = "") -> TimingStats:
+        """The reference's figure for `label` ('eager' or 'compile'): timed now, or, when the request carries
+        baselines the trusted side measured earlier on this device (a batch pins them per problem, so every
+        student meets the same figure), those. The reference's windows run either way."""
+        given = self.req.baselines
+        if given is not None and (label == "eager" or given.compile is not None):
+            self.report.baselines_given = True
+            return given.eager if label == "eager" else given.compile
+        name = "eager PyTorch" if label == "eager" else "torch.compile"
+        self.event(Phase.baseline, "start", f"timing {name}" + (f", {what}" if what else ""), label=label)
+        return self._time(ref, ref, label, Phase.baseline, max_s)
 
     def _time(self, party: Party, ref: Party, label: str, phase: Phase, max_s: float) -> TimingStats:
         """One timing loop in the worker (events on CUDA, the host clock on CPU), with the GPU's clocks

@@ -58,6 +58,8 @@ class GradeRequest(BaseModel):
     cpu_threads: int = Field(1, ge=1, le=256, description="threads (and cores) both sides of a CPU grading run on")
     memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
+    baselines: KnownBaselines | None = Field(None, description="trusted baseline timings measured earlier; "
+                                             "when set, the baselines are not timed again")
 
 
 class ProgressEvent(BaseModel):
@@ -106,6 +108,15 @@ class TimingStats(BaseModel):
     graph_median_ms: float | None = Field(None, description="median replay of one call captured in a CUDA graph: "
                                           "the kernels without Python's launch path")
     clocks: ClockStats | None = Field(None, description="set by the trusted side, never by the worker")
+
+
+class KnownBaselines(BaseModel):
+    """Baseline timings the trusted side measured earlier on this device (batch grading times them once
+    per problem per GPU); a request that carries them skips timing the baselines."""
+
+    model_config = ConfigDict(extra="forbid")
+    eager: TimingStats
+    compile: TimingStats | None = None
 
 
 class TensorCheck(BaseModel):
@@ -183,6 +194,8 @@ class Report(BaseModel):
     started_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     duration_s: float = 0.0
     versions: dict[str, str] = Field(default_factory=dict)
+    baselines_given: bool = Field(False, description="the baselines came with the request (measured earlier "
+                                  "on this device by a batch) instead of being timed in this grading")
 
     @property
     def passed(self) -> bool:
