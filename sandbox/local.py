@@ -35,11 +35,12 @@ import psutil
 
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
 from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
+from .toolchain import SYSTEM_PATH, TOOLCHAIN_ENV, discover
 from .watchdog import Watchdog
 
 # Variables a worker may inherit: they locate toolchains and GPUs, never credentials.
 PASSTHROUGH_ENV = ("CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-                   "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "CC", "CXX", "LANG")
+                   "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "LANG", *TOOLCHAIN_ENV)
 
 UNSHARE_ARGS = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
@@ -80,7 +81,7 @@ def _system_binds() -> list[str]:
 
 
 def _extra_ro_dirs() -> list[str]:
-    """The Python installation and toolchain folders outside /usr, bound read-only at the same paths."""
+    """The Python installation and the toolchain's folders outside /usr, bound read-only at the same paths."""
     import site
     import sysconfig
 
@@ -95,6 +96,7 @@ def _extra_ro_dirs() -> list[str]:
             found.add(os.environ[var])
     for var in ("LD_LIBRARY_PATH", "KG_SANDBOX_RO_PATHS"):  # the latter: extra folders an operator allows
         found.update(p for p in os.environ.get(var, "").split(os.pathsep) if p)
+    found.update(discover().dirs)  # compilers and CUDA wherever they are installed (/opt/gcc, conda, modules)
     dirs = sorted({os.path.realpath(d) for d in found if d and os.path.isabs(d) and os.path.isdir(d)})
     kept: list[str] = []
     for d in dirs:
@@ -285,7 +287,8 @@ class LocalSandbox(Sandbox):
 
         python_dir = os.path.dirname(sys.executable)
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env["PATH"] = os.pathsep.join([python_dir, "/usr/local/cuda/bin", "/usr/local/bin", "/usr/bin", "/bin"])
+        # The toolchain's own folders first, so a compiler named by a bare name is the one the host runs.
+        env["PATH"] = os.pathsep.join(dict.fromkeys([python_dir, *discover().path, *SYSTEM_PATH]))
         argv = [sys.executable, "-m", spec.module]
         how = isolation()
         paths = None
