@@ -106,6 +106,13 @@ def _extra_ro_dirs() -> list[str]:
     return kept
 
 
+def _ro_binds() -> list[str]:
+    # After the private folders, so that a Python installed under /tmp (a CI virtualenv, say) shows
+    # through the worker's own /tmp; a folder that would cover a private one entirely is left out.
+    return [a for d in _extra_ro_dirs() if not any(private == d or private.startswith(d + "/")
+                                                   for private in PRIVATE_MOUNTS) for a in ("--ro-bind", d, d)]
+
+
 def _bwrap_base(network: bool) -> list[str]:
     args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--unshare-all", "--unshare-user",
             "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--cap-drop", "ALL", "--hostname", "kgrader"]
@@ -123,11 +130,7 @@ def bwrap_argv(spec: WorkerSpec, root: Path) -> tuple[list[str], dict[str, str],
     (root / "shm").mkdir(mode=0o700, exist_ok=True)
     args += ["--bind", str(root), f"{JAIL}/w", "--bind", str(root / "tmp"), "/tmp",
              "--bind", str(root / "shm"), "/dev/shm"]
-    # After the private folders, so that a Python installed under /tmp (a CI virtualenv, say) shows
-    # through the worker's own /tmp; a folder that would cover a private one entirely is left out.
-    for d in _extra_ro_dirs():
-        if not any(private == d or private.startswith(d + "/") for private in PRIVATE_MOUNTS):
-            args += ["--ro-bind", d, d]
+    args += _ro_binds()
     paths: dict[str, str] = {}
     for i, (name, host) in enumerate(sorted(spec.files.items())):
         inside = f"{JAIL}/files/{i}/{os.path.basename(host)}"
@@ -172,6 +175,23 @@ def isolation() -> str:
 def namespaces_available() -> bool:
     """True when workers get their own network and PID namespaces (bwrap or unshare)."""
     return isolation() != "none"
+
+
+def _passed_env() -> dict[str, str]:
+    """What a worker inherits: the allowed variables, and a PATH that finds the host's toolchain."""
+    env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+    # The toolchain's own folders first, so a compiler named by a bare name is the one the host runs.
+    env["PATH"] = os.pathsep.join(dict.fromkeys([os.path.dirname(sys.executable), *discover().path, *SYSTEM_PATH]))
+    return env
+
+
+def run_jailed(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a trusted command in the bwrap jail as a worker sees the machine (its folders, PATH and
+    toolchain variables), with a throwaway /tmp: `grader doctor` asks the compilers this way."""
+    with tempfile.TemporaryDirectory(prefix="kgrader-probe-") as tmp:
+        jail = _bwrap_base(False) + ["--bind", tmp, "/tmp", *_ro_binds(), "--remount-ro", "/", "--chdir", "/tmp"]
+        return subprocess.run([*jail, "--", *argv], env={**_passed_env(), "HOME": "/tmp", "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def _preexec(limits: Limits):
@@ -285,10 +305,7 @@ class LocalSandbox(Sandbox):
             (root / sub).mkdir(mode=0o700)
         listener = listen(root / "chan.sock")
 
-        python_dir = os.path.dirname(sys.executable)
-        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        # The toolchain's own folders first, so a compiler named by a bare name is the one the host runs.
-        env["PATH"] = os.pathsep.join(dict.fromkeys([python_dir, *discover().path, *SYSTEM_PATH]))
+        env = _passed_env()
         argv = [sys.executable, "-m", spec.module]
         how = isolation()
         paths = None
