@@ -96,3 +96,66 @@ def test_grading_in_the_jail_compiles_with_cxx_outside_usr(gxx, jail):
                       "--max-timing-s", "1", env={"CXX": str(gxx), "KG_LOCAL_ISOLATION": "bwrap", "MAX_JOBS": "1"})
     report = report_of(proc.stdout, proc.stderr)
     assert report["status"] == "passed", json.dumps(report)[:3000]
+
+
+# -- Docker: an image of the host's own file system has the host's compilers at the same paths --------------
+
+WRAP = Path("/opt/kgtest-wrap/bin/kg-c++")
+
+
+@pytest.fixture(scope="module")
+def host_images():
+    """(labelled, plain): the grader image with WRAP added, once marked as holding the host's toolchain."""
+    require_backend("docker")
+    if not os.access(WRAP.parents[2], os.W_OK):
+        pytest.skip(f"cannot write {WRAP.parents[2]}")
+    import tempfile
+
+    import docker
+
+    from sandbox.docker_backend import LABEL_HOST_TOOLCHAIN, _find_image
+    WRAP.parent.mkdir(parents=True, exist_ok=True)
+    WRAP.write_text('#!/bin/sh\nexec g++ "$@"\n')
+    WRAP.chmod(0o755)
+    client = docker.from_env(timeout=600)
+    base = _find_image(client)
+    tags = {True: "kgrader-test-host-toolchain:yes", False: "kgrader-test-host-toolchain:no"}
+    with tempfile.TemporaryDirectory() as ctx:
+        Path(ctx, "kg-c++").write_bytes(WRAP.read_bytes())
+        Path(ctx, "kg-c++").chmod(0o755)
+        for labelled, tag in tags.items():
+            label = f"LABEL {LABEL_HOST_TOOLCHAIN}=1\n" if labelled else ""
+            Path(ctx, "Dockerfile").write_text(f"FROM {base}\nCOPY kg-c++ {WRAP}\n{label}")
+            client.images.build(path=ctx, tag=tag, rm=True)
+    yield tags
+    for tag in tags.values():
+        client.images.remove(tag, force=True)
+    client.close()
+
+
+def _ask_in_container(image: str, monkeypatch, tmp_path) -> dict:
+    from sandbox.docker_backend import DockerSandbox
+    monkeypatch.setenv("CXX", WRAP.name)
+    monkeypatch.setenv("PATH", f"{WRAP.parent}{os.pathsep}{os.environ['PATH']}")
+    src = tmp_path / "hello.cpp"
+    src.write_text(HELLO)
+    worker = DockerSandbox(image=image).start(echo_spec(files={"src": str(src)}))
+    try:
+        s = Session(worker)
+        env = s.ask(op="env")["env"]
+        built = s.ask(op="exec", argv=["sh", "-c", f'"$CXX" -x c++ {worker.paths["src"]} -o /tmp/h && /tmp/h'],
+                      timeout=120) if "CXX" in env else None
+        return {"env": env, "built": built}
+    finally:
+        worker.close()
+
+
+def test_container_of_the_host_file_system_uses_the_operators_compiler(host_images, monkeypatch, tmp_path):
+    got = _ask_in_container(host_images[True], monkeypatch, tmp_path)
+    assert got["env"]["CXX"] == WRAP.name and got["env"]["PATH"].split(":")[1] == str(WRAP.parent), got["env"]
+    assert got["built"]["value"]["code"] == 0 and got["built"]["value"]["output"].strip() == "42", got["built"]
+
+
+def test_other_images_keep_their_own_compilers(host_images, monkeypatch, tmp_path):
+    got = _ask_in_container(host_images[False], monkeypatch, tmp_path)
+    assert "CXX" not in got["env"] and str(WRAP.parent) not in got["env"]["PATH"]
