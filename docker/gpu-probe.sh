@@ -8,9 +8,11 @@
 #   2. make the grader's Python packages importable (docker SDK, pydantic) from .debs/wheels;
 #   3. start dockerd from the prefix (own socket, data root and exec root; no iptables, no bridge);
 #   4. build an image from this machine's own file system (tar of / minus /proc, /sys, /dev, ...
-#      streamed into `docker import`), labelled with this machine's python;
+#      streamed into `docker import`), labelled with this machine's python and as holding the host's
+#      toolchain (org.kgrader.host-toolchain: CXX=/opt/gcc/bin/g++ means the same inside), plus the
+#      packages step 2 installed;
 #   5. run a container with /dev/nvidia* and the driver libraries mounted:
-#      python3 -c 'import torch; print(torch.cuda.is_available())';
+#      python3 -c 'import torch, pydantic, psutil, numpy; print(torch.cuda.is_available())';
 #   6. the backend's own tests (tests/sandbox/test_docker.py, GPU test included);
 #   7. a real grading with --sandbox docker on cuda, and the same with --sandbox local to compare.
 # Finally dockerd is stopped (the image goes with the machine). KG_PROBE_KEEP=1 leaves it running.
@@ -84,7 +86,10 @@ fi
 # 2. the grader's Python packages ------------------------------------------------------------------
 if "$PY" -c 'import docker, pydantic' 2>/dev/null; then
     result "2 python packages" PASS "docker and pydantic already importable"
-elif "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$DIR/site" .debs/wheels/*.whl >"$LOG/pip.log" 2>&1; then
+elif want=$(for m in docker pydantic; do "$PY" -c "import $m" 2>/dev/null || echo "$m"; done) \
+     && { "$PY" -m pip install -q --no-index --find-links .debs/wheels --no-compile --target "$DIR/site" $want \
+          || "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$DIR/site" .debs/wheels/*.whl; } \
+          >"$LOG/pip.log" 2>&1; then  # only what is missing (with its dependencies), else every wheel
     export PYTHONPATH="$DIR/site${PYTHONPATH:+:$PYTHONPATH}"
     "$PY" -c 'import docker, pydantic' && result "2 python packages" PASS "installed into $DIR/site from .debs/wheels" \
         || result "2 python packages" FAIL "installed but not importable"
@@ -155,12 +160,30 @@ def chunks():
 env = [f"ENV {k}={os.environ[k]}" for k in ("LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH") if os.environ.get(k)]
 api = docker.APIClient(base_url=os.environ["DOCKER_HOST"], timeout=3600)
 out = api.import_image(src=chunks(), repository=image.split(":")[0], tag=image.split(":")[1], stream_src=True,
-                       changes=[f"LABEL org.kgrader.python={py}", "ENV LANG=C.UTF-8", *env])
+                       changes=[f"LABEL org.kgrader.python={py}", "LABEL org.kgrader.host-toolchain=1",
+                                "ENV LANG=C.UTF-8", *env])
 tar.wait()
 print(f"imported {sent / 2**30:.1f} GiB in {time.time() - t0:.0f} s; tar exit {tar.returncode}; {str(out)[:300]}")
 PYEOF
     if [ $? = 0 ]; then result "4 image from host fs" PASS "$(grep '^imported' "$LOG/import.log" | cut -c1-200)"
     else result "4 image from host fs" FAIL "$(tail -n 5 "$LOG/import.log" | tr '\n' ' ' | cut -c1-600)"; exit 1; fi
+    # Packages step 2 put in $DIR/site (left out of the tar) go into the image's own site-packages: the
+    # worker there runs with only the grader's code on its path.
+    if [ -d "$DIR/site" ]; then
+        "$PY" - "$IMAGE" "$PY" "$DIR" >"$LOG/site.log" 2>&1 <<'PYEOF'
+import os, shutil, sys, sysconfig
+import docker
+image, py, work = sys.argv[1:4]
+ctx = os.path.join(work, "site-ctx")
+shutil.rmtree(ctx, ignore_errors=True)
+shutil.copytree(os.path.join(work, "site"), os.path.join(ctx, "site"))
+with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+    f.write(f"FROM {image}\nCOPY site/ {sysconfig.get_paths()['purelib']}/\n")
+docker.from_env(timeout=600).images.build(path=ctx, tag=image, rm=True)
+print("site packages added under", sysconfig.get_paths()["purelib"])
+PYEOF
+        [ $? = 0 ] && say "$(tail -n 1 "$LOG/site.log")" || say "adding $DIR/site to the image failed: $(tail -n 3 "$LOG/site.log" | tr '\n' ' ')"
+    fi
 fi
 export KG_DOCKER_IMAGE=$IMAGE
 
@@ -175,7 +198,7 @@ libs = _driver_libraries()
 print("devices:", devices)
 print("driver libraries:", len(libs), sorted(libs)[:8])
 config = sb._gpu_devices({"mounts": [], "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}})
-out = sb.client.containers.run(sb.image, [sb.python, "-c", "import torch; print(torch.cuda.is_available(), torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"],
+out = sb.client.containers.run(sb.image, [sb.python, "-c", "import torch, pydantic, psutil, numpy; print(torch.cuda.is_available(), torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"],
                                user="10001:10001", network_mode="none", read_only=True, cap_drop=["ALL"],
                                security_opt=["no-new-privileges"], tmpfs={"/tmp": "size=1g"}, remove=True,
                                devices=config["devices"], mounts=config["mounts"], environment=config["environment"],
@@ -203,7 +226,10 @@ grade() {  # sandbox
         --device "$DEVICE" --sandbox "$1" --json --no-compile-baseline >"$LOG/grade-$1.json" 2>"$LOG/grade-$1.err"
     "$PY" -c 'import json,sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-print(r["status"], "|", r.get("sandbox"), "|", r.get("device"), "|", (r.get("message") or "")[:160], "|", "worker log:", (r.get("worker_log") or "")[-300:].replace("\n", " "))' "$LOG/grade-$1.json" 2>/dev/null \
+rt = (r.get("runtime") or {}).get("median_ms")
+print(r["status"], "|", r.get("sandbox"), "|", r.get("device"), "| grading", "%.1f s," % r.get("duration_s", 0), "runtime",
+      "%s ms" % rt if rt else "-", "eager", r.get("baseline_ms"), "ms |", (r.get("message") or "")[:160],
+      "| worker log:", (r.get("worker_log") or "")[-300:].replace("\n", " "))' "$LOG/grade-$1.json" 2>/dev/null \
         || echo "no report: $(tail -n 3 "$LOG/grade-$1.err" | tr '\n' ' ' | cut -c1-400)"
 }
 for sb in docker local; do
