@@ -109,8 +109,9 @@ def _extra_ro_dirs() -> list[str]:
 def _ro_binds() -> list[str]:
     # After the private folders, so that a Python installed under /tmp (a CI virtualenv, say) shows
     # through the worker's own /tmp; a folder that would cover a private one entirely is left out.
-    return [a for d in _extra_ro_dirs() if not any(private == d or private.startswith(d + "/")
-                                                   for private in PRIVATE_MOUNTS) for a in ("--ro-bind", d, d)]
+    binds = [a for d in _extra_ro_dirs() if not any(private == d or private.startswith(d + "/")
+                                                    for private in PRIVATE_MOUNTS) for a in ("--ro-bind", d, d)]
+    return binds + [a for link, target in discover().links.items() for a in ("--symlink", target, link)]
 
 
 def _bwrap_base(network: bool) -> list[str]:

@@ -30,6 +30,8 @@ from pydantic import BaseModel, Field
 
 # The operator's choice of compiler: passed to the worker as set on the host.
 TOOLCHAIN_ENV = ("CC", "CXX", "NVCC_CCBIN", "CUDAHOSTCXX", "NVCC_PREPEND_FLAGS", "NVCC_APPEND_FLAGS")
+# What else decides which files a compile runs.
+LOCATING_ENV = ("PATH", "CUDA_HOME", "CUDA_PATH", "LD_LIBRARY_PATH")
 # Folders every backend's worker PATH has anyway; a compiler found there needs no extra PATH entry.
 SYSTEM_PATH = ("/usr/local/cuda/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 # The operating system: shown to every jailed worker already.
@@ -54,6 +56,8 @@ class Toolchain(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="the operator's compiler variables, for the worker")
     path: list[str] = Field(default_factory=list, description="folders the worker's PATH needs before the system's")
     dirs: list[str] = Field(default_factory=list, description="real folders outside the OS the compiles read")
+    links: dict[str, str] = Field(default_factory=dict, description="symbolic links outside the OS on the way to "
+                                                                    "the tools as named: link -> its target")
 
 
 def _run(argv: list[str], env: dict[str, str]) -> str:
@@ -174,6 +178,21 @@ def _nvcc_root(nvcc: str, env: dict[str, str]) -> str | None:
     return os.path.realpath(m.group(1).strip()) if m else None
 
 
+def _links(paths: list[str]) -> dict[str, str]:
+    """Symbolic links outside the OS on the way to paths as named (/opt/gcc -> gcc-13): the jail shows
+    real folders, and the names must lead there too."""
+    links: dict[str, str] = {}
+    for path in paths:
+        if not os.path.isabs(path):
+            continue
+        parts = path.split("/")
+        for i in range(2, len(parts) + 1):
+            step = "/".join(parts[:i])
+            if os.path.islink(step) and not _system(step):
+                links[step] = os.readlink(step)
+    return links
+
+
 def _system(path: str) -> bool:
     return any(path == top or path.startswith(top + "/") for top in SYSTEM_TOPS)
 
@@ -189,19 +208,19 @@ def _shown(dirs: set[str]) -> list[str]:
     return kept
 
 
-def _key(env: dict[str, str]) -> tuple:
-    return tuple(env.get(k, "") for k in (*TOOLCHAIN_ENV, "PATH", "CUDA_HOME", "CUDA_PATH"))
-
-
 def discover(env: dict[str, str] | None = None) -> Toolchain:
-    """The toolchain under `env` (default: this process's environment); cached per environment."""
-    env = dict(os.environ if env is None else env)
-    return _discover(_key(env), tuple(sorted(env.items())))
+    """The toolchain under `env` (default: this process's environment); cached per relevant variables."""
+    env = os.environ if env is None else env
+    relevant = tuple((k, env[k]) for k in (*TOOLCHAIN_ENV, *LOCATING_ENV) if k in env)
+    return _discover(relevant)
 
 
 @functools.lru_cache(maxsize=8)
-def _discover(_key: tuple, items: tuple) -> Toolchain:
-    env = dict(items)
+def _discover(relevant: tuple) -> Toolchain:
+    # The rest of this environment as it is (a module system's wrapper may need it); the C locale: gcc
+    # translates the lines of its -v output that say where the header list begins.
+    others = {k: v for k, v in os.environ.items() if k not in TOOLCHAIN_ENV + LOCATING_ENV}
+    env = {**others, **dict(relevant), "LC_ALL": "C"}
     tools: list[Tool] = []
     dirs: set[str] = set()
     path: list[str] = []
@@ -231,8 +250,9 @@ def _discover(_key: tuple, items: tuple) -> Toolchain:
         add(role, command, compiler=True)
     home = cuda_home(env)
     nvcc = None
-    if home:
+    if home and os.path.isfile(os.path.join(home, "include", "cuda.h")):  # not a wrapper's folder (~/bin/..)
         dirs.add(home)
+    if home:
         candidate = os.path.join(home, "bin", "nvcc")
         nvcc = add("nvcc (CUDA_HOME/bin)", candidate, compiler=False) if os.path.exists(candidate) else None
     if nvcc is None and shutil.which("nvcc", path=env.get("PATH", os.defpath)):
@@ -244,4 +264,6 @@ def _discover(_key: tuple, items: tuple) -> Toolchain:
     if os.path.isdir(home_bin) and home_bin not in SYSTEM_PATH and home_bin not in path:
         path.append(home_bin)
     chosen = {k: env[k] for k in TOOLCHAIN_ENV if env.get(k)}
-    return Toolchain(tools=tools, cuda_home=home, nvcc_root=root, env=chosen, path=path, dirs=_shown(dirs))
+    named = [t.path for t in tools if t.path] + path + [home or ""]
+    return Toolchain(tools=tools, cuda_home=home, nvcc_root=root, env=chosen, path=path, dirs=_shown(dirs),
+                     links=_links(named))

@@ -82,6 +82,15 @@ def test_jailed_worker_compiles_with_cxx_outside_usr(gxx, jail, monkeypatch, tmp
     assert got["built"]["value"]["output"].strip() == "42"
 
 
+def test_jailed_worker_reaches_the_compiler_through_a_symbolic_link(gxx, jail, monkeypatch, tmp_path):
+    # /opt/gcc -> gcc-13.2 style: the jail shows real folders, and the name the operator uses must lead there.
+    link = PREFIX.with_name(PREFIX.name + "-link")
+    if not link.is_symlink():
+        link.symlink_to(PREFIX.name)
+    got = _compile_in_jail(monkeypatch, tmp_path, CXX=str(link / "bin" / "g++"))
+    assert got["built"]["value"]["code"] == 0 and got["built"]["value"]["output"].strip() == "42", got
+
+
 def test_jailed_worker_finds_a_bare_compiler_name_where_the_host_does(gxx, jail, monkeypatch, tmp_path):
     got = _compile_in_jail(monkeypatch, tmp_path, CXX="g++", PATH=f"{gxx.parent}{os.pathsep}{os.environ['PATH']}")
     assert got["which"]["value"]["output"].strip() == str(gxx), got
