@@ -25,6 +25,7 @@ from grader.protocol import ProtocolError
 from sandbox import BACKENDS, SandboxError
 from sandbox.common import remove_tree
 from sandbox.local import namespaces_available
+from sandbox.toolchain import TOOLCHAIN_ENV
 
 
 def _network_isolated(backend: str) -> bool:
@@ -99,7 +100,7 @@ def test_env_has_no_host_secrets(start, monkeypatch):
         assert name not in env
     # Whatever equals the host's value must be on the short list of harmless variables.
     harmless = {"LANG", "PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-                "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "CC", "CXX", "PYTHONDONTWRITEBYTECODE",
+                "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", *TOOLCHAIN_ENV, "PYTHONDONTWRITEBYTECODE",
                 "PYTHONUNBUFFERED", "TERM", "HOSTNAME", "USER", "LOGNAME", "SHLVL", "PWD", "_"}
     leaked = {k for k, v in env.items() if os.environ.get(k) == v and k not in harmless}
     assert not leaked, f"host variables leaked into the worker: {sorted(leaked)}"
