@@ -61,6 +61,7 @@ say "gpus: $(nvidia-smi -L 2>&1 | tr '\n' ';')"
 say "python3: $(command -v python3) $(python3 -V 2>&1); disk: $(df -h "$DIR" | tail -n 1 | awk '{print $4" free on "$1}')"
 say "cgroups: $(grep -c cgroup /proc/mounts) cgroup mounts ($(stat -f -c %T /sys/fs/cgroup 2>/dev/null))"
 PY=$(python3 -c 'import sys; print(sys.executable)')  # a venv's own python, not a shim
+source .ci/carried-bwrap.sh  # step 7's local grading in the bubblewrap jail when .bwrap/ is carried
 if [ -e /dev/nvidia0 ]; then
     DEVICE=cuda SOLUTION=tests/fixtures/kb_add_cuda.py PROBLEM=tests/fixtures/kb_add.py
 else  # a machine without a GPU still checks the rest

@@ -66,8 +66,10 @@ def relocated_gxx(prefix: Path) -> Path:
     import re
     import shutil
 
+    original = shutil.which("g++") or os.environ["CXX"]
+
     def ask(*args: str) -> str:
-        p = subprocess.run(["g++", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+        p = subprocess.run([original, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
         return p.stdout + p.stderr
 
     install = Path(re.search(r"^install: (.+)$", ask("-print-search-dirs"), re.M).group(1)).resolve()
@@ -91,7 +93,7 @@ def relocated_gxx(prefix: Path) -> Path:
         for path in folder.rglob("*"):
             if path.is_file():  # links followed: the copy must not point back into the original
                 place(path, staging / folder.relative_to(old) / path.relative_to(folder))
-    place(Path(shutil.which("g++")).resolve(), staging / "bin" / "g++")
+    place(Path(original).resolve(), staging / "bin" / "g++")
     try:
         staging.rename(prefix)
     except OSError:  # another test process made it first
