@@ -18,6 +18,9 @@ from pydantic import BaseModel, Field
 from sandbox import toolchain
 
 
+PROGRAM = r"#include <vector>\nint main() { std::vector<int> v(3); return (int)v.size() - 3; }\n"
+
+
 class Level(str, Enum):
     ok = "ok"
     warn = "warn"        # works, weaker or optional
@@ -106,8 +109,9 @@ def _compilers(chain: toolchain.Toolchain) -> list[Check]:
         where = tool.path if tool.real == tool.path else f"{tool.path} -> {tool.real}"
         checks.append(Check(name=name, level=Level.ok, detail=f"{where}: {tool.version or '?'}"))
     if chain.dirs:
+        links = "".join(f"; link {link} -> {target}" for link, target in chain.links.items())
         checks.append(Check(name="toolchain folders", level=Level.ok,
-                            detail="shown read-only in the jail: " + ", ".join(chain.dirs)))
+                            detail="shown read-only in the jail: " + ", ".join(chain.dirs) + links))
     return checks
 
 
@@ -131,9 +135,14 @@ def _jail(chain: toolchain.Toolchain) -> list[Check]:
         if tool is None:
             continue
         command = (os.environ.get("CXX") or "c++") if tool is cxx else tool.path
-        proc = local.run_jailed(["sh", "-c", f'{command} --version'])
+        # The C++ compiler builds and runs a program using the standard library: its cc1plus, headers,
+        # assembler, linker and libraries all have to be there, not only the driver.
+        script = (f"printf '{PROGRAM}' | {command} -x c++ - -o /tmp/kg-doctor && /tmp/kg-doctor" if tool is cxx
+                  else f"{command} --version")
+        proc = local.run_jailed(["sh", "-c", script])
         if proc.returncode == 0:
-            checks.append(Check(name=f"{label} in the jail", level=Level.ok, detail=f"{command} runs inside"))
+            what = "builds and runs a program inside" if tool is cxx else "runs inside"
+            checks.append(Check(name=f"{label} in the jail", level=Level.ok, detail=f"{command} {what}"))
         else:
             checks.append(Check(name=f"{label} in the jail", level=Level.missing,
                                 detail=f"{command} fails inside: {(proc.stderr or proc.stdout).strip()[-200:]}",
