@@ -223,8 +223,10 @@ class Grading:
             memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb else default_memory_limit(),
             gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda")
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
-        return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
-                                  env=env)
+        # Only the grader's own packages: installed from a wheel, PACKAGE_ROOT is a whole site-packages,
+        # whose other packages the worker imports from the Python installation like any program.
+        return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT],
+                                  packages=["grader", "sandbox"], limits=limits, env=env)
 
     def run(self) -> Report:
         try:

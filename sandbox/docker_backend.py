@@ -453,7 +453,7 @@ class DockerSandbox(Sandbox):
         for i, host in enumerate(spec.pythonpath):
             # Only what Python can import from the folder: a checkout's solutions/ and tests/ stay outside.
             inside = IN / "py" / f"{i}"
-            for entry in importables(host):
+            for entry in importables(host, spec.packages):
                 mounts.append(Mount(str(inside / entry), os.path.join(os.path.abspath(host), entry), type="bind",
                                     read_only=True))
             pythonpath.append(str(inside))

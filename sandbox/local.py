@@ -141,7 +141,7 @@ def bwrap_argv(spec: WorkerSpec, root: Path) -> tuple[list[str], dict[str, str],
     for i, host in enumerate(spec.pythonpath):
         inside = f"{JAIL}/py/{i}"
         args += ["--dir", inside]
-        for entry in importables(host):
+        for entry in importables(host, spec.packages):
             args += ["--ro-bind", os.path.join(host, entry), f"{inside}/{entry}"]
         pythonpath.append(inside)
     # Last: the jail's own root and /dev become read-only; only the binds above stay writable.
