@@ -178,18 +178,20 @@ def _nvcc_root(nvcc: str, env: dict[str, str]) -> str | None:
     return os.path.realpath(m.group(1).strip()) if m else None
 
 
-def _links(paths: list[str]) -> dict[str, str]:
-    """Symbolic links outside the OS on the way to paths as named (/opt/gcc -> gcc-13): the jail shows
-    real folders, and the names must lead there too."""
+def _links(paths: list[str], shown: list[str]) -> dict[str, str]:
+    """The first symbolic link on the way to each path as named (/opt/gcc -> gcc-13), outside the OS and
+    the shown folders (which hold their own links): the jail shows real folders, and the names must lead
+    there too. Past that link a name resolves into real folders, which are shown."""
     links: dict[str, str] = {}
     for path in paths:
-        if not os.path.isabs(path):
-            continue
-        parts = path.split("/")
+        parts = path.split("/") if os.path.isabs(path) else []
         for i in range(2, len(parts) + 1):
             step = "/".join(parts[:i])
-            if os.path.islink(step) and not _system(step):
+            if any(step.startswith(d + "/") for d in shown) or _system(step):
+                break
+            if os.path.islink(step):
                 links[step] = os.readlink(step)
+                break
     return links
 
 
@@ -265,5 +267,6 @@ def _discover(relevant: tuple) -> Toolchain:
         path.append(home_bin)
     chosen = {k: env[k] for k in TOOLCHAIN_ENV if env.get(k)}
     named = [t.path for t in tools if t.path] + path + [home or ""]
-    return Toolchain(tools=tools, cuda_home=home, nvcc_root=root, env=chosen, path=path, dirs=_shown(dirs),
-                     links=_links(named))
+    shown = _shown(dirs)
+    return Toolchain(tools=tools, cuda_home=home, nvcc_root=root, env=chosen, path=path, dirs=shown,
+                     links=_links(named, shown))
