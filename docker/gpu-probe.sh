@@ -168,23 +168,38 @@ print(f"imported {sent / 2**30:.1f} GiB in {time.time() - t0:.0f} s; tar exit {t
 PYEOF
     if [ $? = 0 ]; then result "4 image from host fs" PASS "$(grep '^imported' "$LOG/import.log" | cut -c1-200)"
     else result "4 image from host fs" FAIL "$(tail -n 5 "$LOG/import.log" | tr '\n' ' ' | cut -c1-600)"; exit 1; fi
-    # Packages step 2 put in $DIR/site (left out of the tar) go into the image's own site-packages: the
-    # worker there runs with only the grader's code on its path.
-    if [ -d "$DIR/site" ]; then
-        "$PY" - "$IMAGE" "$PY" "$DIR" >"$LOG/site.log" 2>&1 <<'PYEOF'
-import os, shutil, sys, sysconfig
+    # Two mends in a layer on top, when needed: packages step 2 put in $DIR/site (left out of the tar) go
+    # into the image's own site-packages, since the worker runs with only the grader's code on its path;
+    # and folders on the way to this python that others may not enter (a python under /root) become
+    # enterable, since the container's worker is uid 10001, not root.
+    "$PY" - "$IMAGE" "$PY" "$DIR" >"$LOG/mend.log" 2>&1 <<'PYEOF'
+import os, shutil, stat, sys, sysconfig
 import docker
 image, py, work = sys.argv[1:4]
-ctx = os.path.join(work, "site-ctx")
+ctx = os.path.join(work, "mend-ctx")
 shutil.rmtree(ctx, ignore_errors=True)
-shutil.copytree(os.path.join(work, "site"), os.path.join(ctx, "site"))
-with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-    f.write(f"FROM {image}\nCOPY site/ {sysconfig.get_paths()['purelib']}/\n")
-docker.from_env(timeout=600).images.build(path=ctx, tag=image, rm=True)
-print("site packages added under", sysconfig.get_paths()["purelib"])
+os.makedirs(ctx)
+steps = []
+if os.path.isdir(os.path.join(work, "site")):
+    shutil.copytree(os.path.join(work, "site"), os.path.join(ctx, "site"))
+    steps.append(f"COPY site/ {sysconfig.get_paths()['purelib']}/")
+closed = set()
+for target in (sys.prefix, sys.base_prefix, os.path.realpath(py), sysconfig.get_paths()["purelib"]):
+    d = os.path.dirname(os.path.realpath(target))
+    while d != "/":
+        if not os.stat(d).st_mode & stat.S_IXOTH:
+            closed.add(d)
+        d = os.path.dirname(d)
+if closed:
+    steps.append("USER 0")
+    steps.append("RUN chmod o+x " + " ".join(sorted(closed)))
+if steps:
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write(f"FROM {image}\n" + "\n".join(steps) + "\n")
+    docker.from_env(timeout=600).images.build(path=ctx, tag=image, rm=True, network_mode="none")
+print("image mended:", "; ".join(steps) or "nothing to mend")
 PYEOF
-        [ $? = 0 ] && say "$(tail -n 1 "$LOG/site.log")" || say "adding $DIR/site to the image failed: $(tail -n 3 "$LOG/site.log" | tr '\n' ' ')"
-    fi
+    [ $? = 0 ] && say "$(tail -n 1 "$LOG/mend.log")" || say "mending the image failed: $(tail -n 3 "$LOG/mend.log" | tr '\n' ' ')"
 fi
 export KG_DOCKER_IMAGE=$IMAGE
 
