@@ -93,6 +93,10 @@ def relocated_gxx(prefix: Path) -> Path:
         for path in folder.rglob("*"):
             if path.is_file():  # links followed: the copy must not point back into the original
                 place(path, staging / folder.relative_to(old) / path.relative_to(folder))
+    for lib in ("lib", "lib64"):  # a gcc under /opt keeps its runtime libraries there (none on Debian's /usr)
+        for path in (old / lib).glob("lib*.so*") if old != Path("/usr") else ():
+            if path.name.startswith(("libstdc++", "libgcc_s", "libsupc++", "libatomic", "libquadmath")):
+                place(path, staging / lib / path.name)
     place(Path(original).resolve(), staging / "bin" / "g++")
     try:
         staging.rename(prefix)
