@@ -102,7 +102,8 @@ def test_grading_in_the_jail_compiles_with_cxx_outside_usr(gxx, jail):
     # The whole path: the grader's own workers build the solution's load_inline extension with CXX.
     proc = run_grader("check", str(FIXTURES / "add_pass.py"), "--problem", str(FIXTURES / "add_problem.py"),
                       "--device", "cpu", "--sandbox", "local", "--json", "--no-compile-baseline",
-                      "--max-timing-s", "1", env={"CXX": str(gxx), "KG_LOCAL_ISOLATION": "bwrap", "MAX_JOBS": "1"})
+                      "--max-timing-s", "1", "--timeout", "900",  # a loaded CI machine compiles slowly
+                      env={"CXX": str(gxx), "KG_LOCAL_ISOLATION": "bwrap", "MAX_JOBS": "1"}, timeout=1800)
     report = report_of(proc.stdout, proc.stderr)
     assert report["status"] == "passed", json.dumps(report)[:3000]
 
