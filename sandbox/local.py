@@ -109,9 +109,13 @@ def _extra_ro_dirs() -> list[str]:
 def _ro_binds() -> list[str]:
     # After the private folders, so that a Python installed under /tmp (a CI virtualenv, say) shows
     # through the worker's own /tmp; a folder that would cover a private one entirely is left out.
-    binds = [a for d in _extra_ro_dirs() if not any(private == d or private.startswith(d + "/")
-                                                    for private in PRIVATE_MOUNTS) for a in ("--ro-bind", d, d)]
-    return binds + [a for link, target in discover().links.items() for a in ("--symlink", target, link)]
+    shown = _extra_ro_dirs()
+    binds = [a for d in shown if not any(private == d or private.startswith(d + "/")
+                                         for private in PRIVATE_MOUNTS) for a in ("--ro-bind", d, d)]
+    # A link inside a bound folder is there already (bwrap refuses to make it again).
+    links = {link: target for link, target in discover().links.items()
+             if not any(link == d or link.startswith(d + "/") for d in shown)}
+    return binds + [a for link, target in links.items() for a in ("--symlink", target, link)]
 
 
 def _bwrap_base(network: bool) -> list[str]:

@@ -91,6 +91,15 @@ def test_jailed_worker_reaches_the_compiler_through_a_symbolic_link(gxx, jail, m
     assert got["built"]["value"]["code"] == 0 and got["built"]["value"]["output"].strip() == "42", got
 
 
+def test_link_inside_a_folder_the_jail_binds_anyway_is_not_made_twice(gxx, jail, monkeypatch, tmp_path):
+    # bwrap refuses to make a link where a bound folder already has one: every worker would fail to start.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "cc").symlink_to(PREFIX)
+    got = _compile_in_jail(monkeypatch, tmp_path, CXX=str(shared / "cc" / "bin" / "g++"), KG_SANDBOX_RO_PATHS=str(shared))
+    assert got["built"]["value"]["code"] == 0 and got["built"]["value"]["output"].strip() == "42", got
+
+
 def test_jailed_worker_finds_a_bare_compiler_name_where_the_host_does(gxx, jail, monkeypatch, tmp_path):
     got = _compile_in_jail(monkeypatch, tmp_path, CXX="g++", PATH=f"{gxx.parent}{os.pathsep}{os.environ['PATH']}")
     assert got["which"]["value"]["output"].strip() == str(gxx), got
