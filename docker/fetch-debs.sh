@@ -6,7 +6,8 @@
 #       The official .debs total ~65 MB (mostly the docker CLI, ctr and tools the probe never runs),
 #       more than a device run may carry, so only the files the engine needs are kept (~28 MB, xz -9e).
 #       The original .debs' names and sha256 sums are listed inside, in usr/share/doc/kgrader-engine/SOURCES.
-#   .debs/wheels/  docker (the SDK), pydantic and what it needs, for Python 3.12 (the GPU image's).
+#   .debs/wheels/  docker (the SDK) with requests and what it needs, pydantic and what it needs, for Python 3.12
+#       (the GPU machines' python3; pure-Python wheels serve any 3.x).
 # Run from the repository root, as root, with Debian's mirror and PyPI in reach. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,12 +45,13 @@ CONTROL
     dpkg-deb -Zxz -z9 -Sextreme --root-owner-group -b "$work/root" ".debs/kgrader-engine_${version}_amd64.deb" >/dev/null
 fi
 
-if [ "$(ls .debs/wheels/*.whl 2>/dev/null | wc -l)" -lt 5 ]; then
+if [ "$(ls .debs/wheels/*.whl 2>/dev/null | wc -l)" -lt 10 ]; then
     pyd=$(python3 -c 'import pydantic; print(pydantic.VERSION)' 2>/dev/null || echo 2.13.4)
     core=$(python3 -c 'import pydantic_core; print(pydantic_core.__version__)' 2>/dev/null || echo 2.46.4)
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        -d .debs/wheels docker==7.1.0 "pydantic==$pyd" "pydantic-core==$core" annotated-types typing-inspection
+        -d .debs/wheels docker==7.1.0 "pydantic==$pyd" "pydantic-core==$core" annotated-types typing-inspection \
+        typing-extensions requests urllib3 idna certifi charset-normalizer
 fi
 say "ready: $(du -sh .debs | cut -f1) in .debs/"
 ls -la .debs .debs/wheels >&2

@@ -8,9 +8,11 @@
 #   2. make the grader's Python packages importable (docker SDK, pydantic) from .debs/wheels;
 #   3. start dockerd from the prefix (own socket, data root and exec root; no iptables, no bridge);
 #   4. build an image from this machine's own file system (tar of / minus /proc, /sys, /dev, ...
-#      streamed into `docker import`), labelled with this machine's python;
+#      streamed into `docker import`), labelled with this machine's python and as holding the host's
+#      toolchain (org.kgrader.host-toolchain: CXX=/opt/gcc/bin/g++ means the same inside), plus the
+#      packages step 2 installed;
 #   5. run a container with /dev/nvidia* and the driver libraries mounted:
-#      python3 -c 'import torch; print(torch.cuda.is_available())';
+#      python3 -c 'import torch, pydantic, psutil, numpy; print(torch.cuda.is_available())';
 #   6. the backend's own tests (tests/sandbox/test_docker.py, GPU test included);
 #   7. a real grading with --sandbox docker on cuda, and the same with --sandbox local to compare.
 # Finally dockerd is stopped (the image goes with the machine). KG_PROBE_KEEP=1 leaves it running.
@@ -59,6 +61,7 @@ say "gpus: $(nvidia-smi -L 2>&1 | tr '\n' ';')"
 say "python3: $(command -v python3) $(python3 -V 2>&1); disk: $(df -h "$DIR" | tail -n 1 | awk '{print $4" free on "$1}')"
 say "cgroups: $(grep -c cgroup /proc/mounts) cgroup mounts ($(stat -f -c %T /sys/fs/cgroup 2>/dev/null))"
 PY=$(python3 -c 'import sys; print(sys.executable)')  # a venv's own python, not a shim
+source .ci/carried-bwrap.sh  # step 7's local grading in the bubblewrap jail when .bwrap/ is carried
 if [ -e /dev/nvidia0 ]; then
     DEVICE=cuda SOLUTION=tests/fixtures/kb_add_cuda.py PROBLEM=tests/fixtures/kb_add.py
 else  # a machine without a GPU still checks the rest
@@ -84,7 +87,10 @@ fi
 # 2. the grader's Python packages ------------------------------------------------------------------
 if "$PY" -c 'import docker, pydantic' 2>/dev/null; then
     result "2 python packages" PASS "docker and pydantic already importable"
-elif "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$DIR/site" .debs/wheels/*.whl >"$LOG/pip.log" 2>&1; then
+elif want=$(for m in docker pydantic; do "$PY" -c "import $m" 2>/dev/null || echo "$m"; done) \
+     && { "$PY" -m pip install -q --no-index --find-links .debs/wheels --no-compile --target "$DIR/site" $want \
+          || "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$DIR/site" .debs/wheels/*.whl; } \
+          >"$LOG/pip.log" 2>&1; then  # only what is missing (with its dependencies), else every wheel
     export PYTHONPATH="$DIR/site${PYTHONPATH:+:$PYTHONPATH}"
     "$PY" -c 'import docker, pydantic' && result "2 python packages" PASS "installed into $DIR/site from .debs/wheels" \
         || result "2 python packages" FAIL "installed but not importable"
@@ -155,12 +161,45 @@ def chunks():
 env = [f"ENV {k}={os.environ[k]}" for k in ("LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH") if os.environ.get(k)]
 api = docker.APIClient(base_url=os.environ["DOCKER_HOST"], timeout=3600)
 out = api.import_image(src=chunks(), repository=image.split(":")[0], tag=image.split(":")[1], stream_src=True,
-                       changes=[f"LABEL org.kgrader.python={py}", "ENV LANG=C.UTF-8", *env])
+                       changes=[f"LABEL org.kgrader.python={py}", "LABEL org.kgrader.host-toolchain=1",
+                                "ENV LANG=C.UTF-8", *env])
 tar.wait()
 print(f"imported {sent / 2**30:.1f} GiB in {time.time() - t0:.0f} s; tar exit {tar.returncode}; {str(out)[:300]}")
 PYEOF
     if [ $? = 0 ]; then result "4 image from host fs" PASS "$(grep '^imported' "$LOG/import.log" | cut -c1-200)"
     else result "4 image from host fs" FAIL "$(tail -n 5 "$LOG/import.log" | tr '\n' ' ' | cut -c1-600)"; exit 1; fi
+    # Two mends in a layer on top, when needed: packages step 2 put in $DIR/site (left out of the tar) go
+    # into the image's own site-packages, since the worker runs with only the grader's code on its path;
+    # and folders on the way to this python that others may not enter (a python under /root) become
+    # enterable, since the container's worker is uid 10001, not root.
+    "$PY" - "$IMAGE" "$PY" "$DIR" >"$LOG/mend.log" 2>&1 <<'PYEOF'
+import os, shutil, stat, sys, sysconfig
+import docker
+image, py, work = sys.argv[1:4]
+ctx = os.path.join(work, "mend-ctx")
+shutil.rmtree(ctx, ignore_errors=True)
+os.makedirs(ctx)
+steps = []
+if os.path.isdir(os.path.join(work, "site")):
+    shutil.copytree(os.path.join(work, "site"), os.path.join(ctx, "site"))
+    steps.append(f"COPY site/ {sysconfig.get_paths()['purelib']}/")
+closed = set()
+for target in (sys.prefix, sys.base_prefix, os.path.realpath(py), sysconfig.get_paths()["purelib"]):
+    d = os.path.dirname(os.path.realpath(target))
+    while d != "/":
+        if not os.stat(d).st_mode & stat.S_IXOTH:
+            closed.add(d)
+        d = os.path.dirname(d)
+if closed:
+    steps.append("USER 0")
+    steps.append("RUN chmod o+x " + " ".join(sorted(closed)))
+if steps:
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write(f"FROM {image}\n" + "\n".join(steps) + "\n")
+    docker.from_env(timeout=600).images.build(path=ctx, tag=image, rm=True, network_mode="none")
+print("image mended:", "; ".join(steps) or "nothing to mend")
+PYEOF
+    [ $? = 0 ] && say "$(tail -n 1 "$LOG/mend.log")" || say "mending the image failed: $(tail -n 3 "$LOG/mend.log" | tr '\n' ' ')"
 fi
 export KG_DOCKER_IMAGE=$IMAGE
 
@@ -175,7 +214,7 @@ libs = _driver_libraries()
 print("devices:", devices)
 print("driver libraries:", len(libs), sorted(libs)[:8])
 config = sb._gpu_devices({"mounts": [], "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}})
-out = sb.client.containers.run(sb.image, [sb.python, "-c", "import torch; print(torch.cuda.is_available(), torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"],
+out = sb.client.containers.run(sb.image, [sb.python, "-c", "import torch, pydantic, psutil, numpy; print(torch.cuda.is_available(), torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"],
                                user="10001:10001", network_mode="none", read_only=True, cap_drop=["ALL"],
                                security_opt=["no-new-privileges"], tmpfs={"/tmp": "size=1g"}, remove=True,
                                devices=config["devices"], mounts=config["mounts"], environment=config["environment"],
@@ -203,7 +242,10 @@ grade() {  # sandbox
         --device "$DEVICE" --sandbox "$1" --json --no-compile-baseline >"$LOG/grade-$1.json" 2>"$LOG/grade-$1.err"
     "$PY" -c 'import json,sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
-print(r["status"], "|", r.get("sandbox"), "|", r.get("device"), "|", (r.get("message") or "")[:160], "|", "worker log:", (r.get("worker_log") or "")[-300:].replace("\n", " "))' "$LOG/grade-$1.json" 2>/dev/null \
+rt = (r.get("runtime") or {}).get("median_ms")
+print(r["status"], "|", r.get("sandbox"), "|", r.get("device"), "| grading", "%.1f s," % r.get("duration_s", 0), "runtime",
+      "%s ms" % rt if rt else "-", "eager", r.get("baseline_ms"), "ms |", (r.get("message") or "")[:160],
+      "| worker log:", (r.get("worker_log") or "")[-300:].replace("\n", " "))' "$LOG/grade-$1.json" 2>/dev/null \
         || echo "no report: $(tail -n 3 "$LOG/grade-$1.err" | tr '\n' ' ' | cut -c1-400)"
 }
 for sb in docker local; do

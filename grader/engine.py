@@ -228,8 +228,10 @@ class Grading:
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
         if req.device == "cpu":  # libraries that size their thread pools from the environment at import
             env.update({v: str(req.cpu_threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
-        return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
-                                  env=env)
+        # Only the grader's own packages: installed from a wheel, PACKAGE_ROOT is a whole site-packages,
+        # whose other packages the worker imports from the Python installation like any program.
+        return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT],
+                                  packages=["grader", "sandbox"], limits=limits, env=env)
 
     def run(self) -> Report:
         try:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from . import bundled
 from .errors import UsageError
 from .models import ProblemMeta
 
-BUNDLED = Path(__file__).resolve().parent.parent / "problems"
+BUNDLED = bundled.folder("problems")
 REQUIRED = ("Model", "get_inputs", "get_init_inputs")
 
 

@@ -34,6 +34,8 @@ class WorkerSpec(BaseModel):
     module: str = Field(description="python module run with -m")
     files: dict[str, str] = Field(default_factory=dict, description="name -> host path, readable inside")
     pythonpath: list[str] = Field(default_factory=list, description="host folders put on sys.path inside")
+    packages: list[str] | None = Field(None, description="what is shown of each pythonpath folder: these packages "
+                                       "only (a site-packages holds much else); None: all it can import")
     env: dict[str, str] = Field(default_factory=dict, description="extra variables; nothing else is inherited")
     limits: Limits = Field(default_factory=Limits)
     connect_timeout_s: float = 60.0

@@ -89,12 +89,13 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def importables(folder: str) -> list[str]:
-    """What Python can import from a folder of the Python path: its packages and modules, nothing else."""
+def importables(folder: str, only: list[str] | None = None) -> list[str]:
+    """What Python can import from a folder of the Python path: its packages and modules, nothing else;
+    of those, only the packages or modules named in `only` when given."""
     try:
         names = sorted(os.listdir(folder))
     except OSError:
         return []
-    return [n for n in names if not n.startswith(".") and (
+    return [n for n in names if not n.startswith(".") and (only is None or n.removesuffix(".py") in only) and (
         (n.endswith(".py") and os.path.isfile(os.path.join(folder, n)))
         or os.path.isfile(os.path.join(folder, n, "__init__.py")))]

@@ -34,6 +34,7 @@ import psutil
 from . import gpu_memory
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
 from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
+from .toolchain import SYSTEM_PATH, discover
 from .watchdog import folder_bytes
 
 try:  # the SDK is only needed when this backend is used
@@ -50,6 +51,9 @@ LABEL_PID = "org.kgrader.owner-pid"
 LABEL_START = "org.kgrader.owner-start"
 LABEL_ROOT = "org.kgrader.root"
 LABEL_PYTHON = "org.kgrader.python"  # image label: the interpreter that has torch
+# Image label: the image is this host's own file system (docker/gpu-probe.sh makes one), so the host's
+# compilers are at the same paths inside and the operator's choice of compiler applies there too.
+LABEL_HOST_TOOLCHAIN = "org.kgrader.host-toolchain"
 ROOT_PREFIX = "kgrader-docker-"
 WORKER_UID = 10001  # the image's unprivileged user; used when the grader itself runs as root
 
@@ -404,7 +408,9 @@ class DockerSandbox(Sandbox):
             raise SandboxError(f"Docker image {os.environ.get('KG_DOCKER_IMAGE') or IMAGES[0]} is missing; {FIX_IMAGE}")
         attrs = self.client.images.get(self.image).attrs
         config = attrs.get("Config") or {}
-        self.python = (config.get("Labels") or {}).get(LABEL_PYTHON) or "python3"
+        labels = config.get("Labels") or {}
+        self.python = labels.get(LABEL_PYTHON) or "python3"
+        self.host_toolchain = labels.get(LABEL_HOST_TOOLCHAIN) == "1"
         self.image_env = dict(e.split("=", 1) for e in (config.get("Env") or []) if "=" in e)
         self._gpu_via_toolkit: bool | None = None
         self._live: weakref.WeakSet[DockerWorker] = weakref.WeakSet()
@@ -460,7 +466,7 @@ class DockerSandbox(Sandbox):
         for i, host in enumerate(spec.pythonpath):
             # Only what Python can import from the folder: a checkout's solutions/ and tests/ stay outside.
             inside = IN / "py" / f"{i}"
-            for entry in importables(host):
+            for entry in importables(host, spec.packages):
                 mounts.append(Mount(str(inside / entry), os.path.join(os.path.abspath(host), entry), type="bind",
                                     read_only=True))
             pythonpath.append(str(inside))
@@ -474,8 +480,11 @@ class DockerSandbox(Sandbox):
 
         python_dir = str(PurePosixPath(self.python).parent) if "/" in self.python else "/usr/local/bin"
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env["PATH"] = ":".join([python_dir, "/usr/local/cuda/bin", "/usr/local/sbin", "/usr/local/bin",
-                                "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        chain = discover() if self.host_toolchain else None
+        if chain:  # the host's compilers are inside at the same paths: use the ones the host would
+            env.update(chain.env)
+            env.update({k: os.environ[k] for k in ("CUDA_HOME", "CUDA_PATH") if k in os.environ})
+        env["PATH"] = ":".join(dict.fromkeys([python_dir, *(chain.path if chain else ()), *SYSTEM_PATH]))
         env.update(base_env(home=str(IN_HOME), tmp=str(IN_TMP), build=str(IN_BUILD),
                             channel=str(IN_CHAN / "chan.sock"), exchange=str(IN_XCHG), pythonpath=pythonpath))
         env.setdefault("LANG", "C.UTF-8")

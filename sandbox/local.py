@@ -35,11 +35,12 @@ import psutil
 
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
 from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
+from .toolchain import SYSTEM_PATH, TOOLCHAIN_ENV, discover
 from .watchdog import Watchdog
 
 # Variables a worker may inherit: they locate toolchains and GPUs, never credentials.
 PASSTHROUGH_ENV = ("CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-                   "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "CC", "CXX", "LANG")
+                   "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "LANG", *TOOLCHAIN_ENV)
 
 UNSHARE_ARGS = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
@@ -80,7 +81,7 @@ def _system_binds() -> list[str]:
 
 
 def _extra_ro_dirs() -> list[str]:
-    """The Python installation and toolchain folders outside /usr, bound read-only at the same paths."""
+    """The Python installation and the toolchain's folders outside /usr, bound read-only at the same paths."""
     import site
     import sysconfig
 
@@ -95,6 +96,7 @@ def _extra_ro_dirs() -> list[str]:
             found.add(os.environ[var])
     for var in ("LD_LIBRARY_PATH", "KG_SANDBOX_RO_PATHS"):  # the latter: extra folders an operator allows
         found.update(p for p in os.environ.get(var, "").split(os.pathsep) if p)
+    found.update(discover().dirs)  # compilers and CUDA wherever they are installed (/opt/gcc, conda, modules)
     dirs = sorted({os.path.realpath(d) for d in found if d and os.path.isabs(d) and os.path.isdir(d)})
     kept: list[str] = []
     for d in dirs:
@@ -102,6 +104,18 @@ def _extra_ro_dirs() -> list[str]:
             continue
         kept.append(d)
     return kept
+
+
+def _ro_binds() -> list[str]:
+    # After the private folders, so that a Python installed under /tmp (a CI virtualenv, say) shows
+    # through the worker's own /tmp; a folder that would cover a private one entirely is left out.
+    shown = _extra_ro_dirs()
+    binds = [a for d in shown if not any(private == d or private.startswith(d + "/")
+                                         for private in PRIVATE_MOUNTS) for a in ("--ro-bind", d, d)]
+    # A link inside a bound folder is there already (bwrap refuses to make it again).
+    links = {link: target for link, target in discover().links.items()
+             if not any(link == d or link.startswith(d + "/") for d in shown)}
+    return binds + [a for link, target in links.items() for a in ("--symlink", target, link)]
 
 
 def _bwrap_base(network: bool) -> list[str]:
@@ -121,11 +135,7 @@ def bwrap_argv(spec: WorkerSpec, root: Path) -> tuple[list[str], dict[str, str],
     (root / "shm").mkdir(mode=0o700, exist_ok=True)
     args += ["--bind", str(root), f"{JAIL}/w", "--bind", str(root / "tmp"), "/tmp",
              "--bind", str(root / "shm"), "/dev/shm"]
-    # After the private folders, so that a Python installed under /tmp (a CI virtualenv, say) shows
-    # through the worker's own /tmp; a folder that would cover a private one entirely is left out.
-    for d in _extra_ro_dirs():
-        if not any(private == d or private.startswith(d + "/") for private in PRIVATE_MOUNTS):
-            args += ["--ro-bind", d, d]
+    args += _ro_binds()
     paths: dict[str, str] = {}
     for i, (name, host) in enumerate(sorted(spec.files.items())):
         inside = f"{JAIL}/files/{i}/{os.path.basename(host)}"
@@ -135,7 +145,7 @@ def bwrap_argv(spec: WorkerSpec, root: Path) -> tuple[list[str], dict[str, str],
     for i, host in enumerate(spec.pythonpath):
         inside = f"{JAIL}/py/{i}"
         args += ["--dir", inside]
-        for entry in importables(host):
+        for entry in importables(host, spec.packages):
             args += ["--ro-bind", os.path.join(host, entry), f"{inside}/{entry}"]
         pythonpath.append(inside)
     # Last: the jail's own root and /dev become read-only; only the binds above stay writable.
@@ -170,6 +180,23 @@ def isolation() -> str:
 def namespaces_available() -> bool:
     """True when workers get their own network and PID namespaces (bwrap or unshare)."""
     return isolation() != "none"
+
+
+def _passed_env() -> dict[str, str]:
+    """What a worker inherits: the allowed variables, and a PATH that finds the host's toolchain."""
+    env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
+    # The toolchain's own folders first, so a compiler named by a bare name is the one the host runs.
+    env["PATH"] = os.pathsep.join(dict.fromkeys([os.path.dirname(sys.executable), *discover().path, *SYSTEM_PATH]))
+    return env
+
+
+def run_jailed(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a trusted command in the bwrap jail as a worker sees the machine (its folders, PATH and
+    toolchain variables), with a throwaway /tmp: `grader doctor` asks the compilers this way."""
+    with tempfile.TemporaryDirectory(prefix="kgrader-probe-") as tmp:
+        jail = _bwrap_base(False) + ["--bind", tmp, "/tmp", *_ro_binds(), "--remount-ro", "/", "--chdir", "/tmp"]
+        return subprocess.run([*jail, "--", *argv], env={**_passed_env(), "HOME": "/tmp", "LANG": "C.UTF-8"},
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def _preexec(limits: Limits):
@@ -304,9 +331,7 @@ class LocalSandbox(Sandbox):
             (root / sub).mkdir(mode=0o700)
         listener = listen(root / "chan.sock")
 
-        python_dir = os.path.dirname(sys.executable)
-        env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-        env["PATH"] = os.pathsep.join([python_dir, "/usr/local/cuda/bin", "/usr/local/bin", "/usr/bin", "/bin"])
+        env = _passed_env()
         argv = [sys.executable, "-m", spec.module]
         how = isolation()
         paths = None

@@ -11,11 +11,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import problems, roofline
+from grader import bundled, problems, roofline
 from grader.models import ProblemMeta
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
+SOLUTIONS = bundled.folder("solutions")
 LEVEL_NAMES = {0: "CPU track", 1: "Level 1 — single ops", 2: "Level 2 — fusions", 3: "Level 3 — blocks",
                4: "Level 4"}
 

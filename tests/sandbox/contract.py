@@ -22,9 +22,10 @@ import pytest
 
 from conftest import HERE, REPO, echo_spec, processes_with, wait_gone
 from grader.protocol import ProtocolError
-from sandbox import BACKENDS, SandboxError
+from sandbox import BACKENDS, SandboxError, WorkerSpec
 from sandbox.common import remove_tree
 from sandbox.local import namespaces_available
+from sandbox.toolchain import TOOLCHAIN_ENV
 
 
 def _network_isolated(backend: str) -> bool:
@@ -75,6 +76,19 @@ def test_python_path_shows_packages_not_the_checkout(start, backend):
     assert not {"solutions", "tests", "problems", "README.md"} & set(listing), listing
 
 
+def test_python_path_shows_only_the_named_packages(start, backend):
+    # A wheel puts the grader in a site-packages beside numpy & co: those come from the Python
+    # installation; shown again one by one they would lose the folders beside them (numpy.libs).
+    from sandbox.local import isolation
+
+    if backend == "local" and isolation() != "bwrap":
+        pytest.skip("without bubblewrap the local worker sees the host's file system")
+    s = start(WorkerSpec(module="echo_worker", pythonpath=[str(HERE), str(REPO)], packages=["echo_worker", "grader"]))
+    here_inside, repo_inside = s.ask(op="env")["env"]["PYTHONPATH"].split(":")
+    assert s.ask(op="listdir", path=repo_inside)["value"] == ["grader"]
+    assert s.ask(op="listdir", path=here_inside)["value"] == ["echo_worker.py"]
+
+
 def test_private_writable_folders(start):
     s = start()
     env = s.ask(op="env")["env"]
@@ -99,7 +113,7 @@ def test_env_has_no_host_secrets(start, monkeypatch):
         assert name not in env
     # Whatever equals the host's value must be on the short list of harmless variables.
     harmless = {"LANG", "PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-                "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "CC", "CXX", "PYTHONDONTWRITEBYTECODE",
+                "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", *TOOLCHAIN_ENV, "PYTHONDONTWRITEBYTECODE",
                 "PYTHONUNBUFFERED", "TERM", "HOSTNAME", "USER", "LOGNAME", "SHLVL", "PWD", "_"}
     leaked = {k for k, v in env.items() if os.environ.get(k) == v and k not in harmless}
     assert not leaked, f"host variables leaked into the worker: {sorted(leaked)}"

@@ -126,6 +126,11 @@ def handle(req: dict) -> dict | None:
         ok = torch.cuda.is_available()
         return {"cuda": ok, "name": torch.cuda.get_device_name(0) if ok else None,
                 "sum": float(torch.ones(1000, device="cuda").sum()) if ok else None}
+    if op == "exec":  # a program the worker's own environment (PATH, CXX, ...) finds, as load_inline runs it
+        def run():
+            p = subprocess.run(req["argv"], capture_output=True, text=True, timeout=req.get("timeout", 120))
+            return {"code": p.returncode, "output": (p.stdout + p.stderr)[-4000:]}
+        return _try(run)
     if op == "exit":
         os._exit(req.get("code", 0))
     return {"error": f"unknown op {op!r}"}
