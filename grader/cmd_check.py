@@ -33,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--max-timing-s", type=float, default=10.0, help="cap of each timing loop (default 10)")
     p.add_argument("--memory-limit-mb", type=int, help="host memory cap of each worker")
     p.add_argument("--gpu-memory-limit-mb", type=int, help="GPU memory cap of each worker")
+    p.add_argument("--dims", metavar="NAME=VALUE,...", default="",
+                   help="set the problem's module-level sizes (e.g. batch_size=16,dim=1024) for both sides, to "
+                        "grade a smaller instance of a problem too big for this machine")
     p.set_defaults(func=run)
 
 
@@ -53,7 +56,7 @@ def request_from_args(args: argparse.Namespace) -> GradeRequest:
                         sandbox=args.sandbox, trials=args.trials, timeouts=timeouts,
                         baseline_compile=not args.no_compile_baseline, strict=args.strict,
                         max_timing_s=args.max_timing_s, memory_limit_mb=args.memory_limit_mb,
-                        gpu_memory_limit_mb=args.gpu_memory_limit_mb)
+                        gpu_memory_limit_mb=args.gpu_memory_limit_mb, dims=problems.parse_dims(args.dims))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,12 +18,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
-import psutil
 from pydantic import ValidationError
 
 import sandbox
 
-from . import device_lock, policy, problems, roofline
+from . import device_lock, policy, problems, roofline, sizing
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
 from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
@@ -170,19 +169,6 @@ def _expect_ok(reply: dict, party: Party, what: str) -> dict:
     raise Verdict(status, message if status is Status.compile_error else f"{what}: {message}", (), detail)
 
 
-def default_memory_limit() -> int:
-    # Two workers run side by side; each may take 40% of this machine.
-    return int(psutil.virtual_memory().total * 0.4)
-
-
-def default_gpu_memory_limit() -> int | None:
-    # The same for the GPU they share, so that neither can starve the other; None without NVML.
-    from sandbox import gpu_memory
-
-    total = gpu_memory.total_bytes()
-    return int(total * 0.45) if total else None
-
-
 class Grading:
     """State of one grading; `run()` fills `report`."""
 
@@ -198,9 +184,11 @@ class Grading:
             raise UsageError(f"{req.solution}: no such solution file; pass the path of a .py defining ModelNew "
                              "(`grader new PROBLEM` writes a starter)")
         self.solution_path = sol.resolve()
+        problems.problem_source(self.problem_path, req.dims)  # an unknown --dims name is bad usage
         self.started = time.monotonic()
         self.report = Report(status=Status.passed, message="", problem=str(self.problem_path),
-                             solution=str(self.solution_path), device=req.device)
+                             solution=str(self.solution_path), device=req.device, dims=req.dims)
+        self.plan: sizing.Plan | None = None
         self.source: policy.SourceCheck | None = None
         self.fresh_pairs: list[tuple[float, float]] = []  # (candidate, reference) ms of calls on fresh inputs
 
@@ -216,12 +204,10 @@ class Grading:
         files = {"problem": str(self.problem_path)}
         if role == "candidate":
             files["solution"] = str(self.solution_path)
-        gpu_bytes = None
-        if req.device == "cuda":
-            gpu_bytes = (req.gpu_memory_limit_mb << 20) if req.gpu_memory_limit_mb else default_gpu_memory_limit()
-        limits = sandbox.Limits(
-            memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb else default_memory_limit(),
-            gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda")
+        plan = self.plan or self._plan()
+        gpu_bytes = plan.gpu_limit if req.device == "cuda" else None
+        limits = sandbox.Limits(memory_bytes=plan.host_limit, gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda",
+                                disk_bytes=plan.disk_bytes, file_bytes=plan.file_bytes)
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
         return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
                                   env=env)
@@ -257,6 +243,7 @@ class Grading:
         if violations:
             raise Verdict(Status.policy_violation, f"{self.solution_path}: strict mode refuses this solution: "
                                                    + "; ".join(violations[:6]))
+        self.plan = self._plan()
         try:
             box = sandbox.open_sandbox(req.sandbox)
         except sandbox.SandboxError as e:
@@ -275,10 +262,20 @@ class Grading:
             finally:
                 report.worker_log = report.worker_log or cand.worker.log()[-4000:]
 
+    def _plan(self) -> sizing.Plan:
+        """Limits from the problem's own sizes, or a refusal before anything starts when it cannot fit."""
+        req = self.req
+        try:
+            return sizing.plan_for(self.problem_path, req.dims, req.device,
+                                   req.memory_limit_mb << 20 if req.memory_limit_mb else None,
+                                   req.gpu_memory_limit_mb << 20 if req.gpu_memory_limit_mb else None, TIMING_SETS)
+        except sizing.TooBig as e:
+            raise Verdict(Status.resource_limit, str(e)) from None
+
     def _load(self, ref: Party, cand: Party) -> None:
         req = self.req
         init_seed = fresh_seed()
-        load = {"cmd": "load", "device": req.device, "init_seed": init_seed,
+        load = {"cmd": "load", "device": req.device, "init_seed": init_seed, "dims": req.dims,
                 "problem": ref.worker.paths["problem"]}
         ref.chan.send({**load, "role": "reference"})
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
@@ -374,7 +371,7 @@ class Grading:
         Returns the worker's statistics and the grader's own milliseconds per call."""
         req = self.req
         deadline = time.monotonic() + req.timeouts.timing
-        seeds = [fresh_seed() for _ in range(TIMING_SETS)]
+        seeds = [fresh_seed() for _ in range(self.plan.timing_sets if self.plan else TIMING_SETS)]
         variant = "compile" if label == "compile" else "eager"
         what = f"timing ({label})"
 
@@ -524,7 +521,7 @@ class Grading:
                     effective = fresh
         if self.source is not None and self.source.tampering:
             trusted = False
-        floor_flags = roofline.assess(self.meta, self.problem_path, effective, report.device)
+        floor_flags = roofline.assess(self.meta, self.problem_path, effective, report.device, self.req.dims)
         report.achieved_tflops, report.achieved_gbps, report.roofline_fraction = floor_flags
         if report.roofline_fraction is not None and report.roofline_fraction > 1.1:
             self._flag("excessive_speedup")

@@ -57,6 +57,8 @@ class GradeRequest(BaseModel):
     max_timing_s: float = Field(10.0, gt=0, description="time cap of one timing loop")
     memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
+    dims: dict[str, int] = Field(default_factory=dict, description="module-level sizes of the problem to "
+                                 "override (--dims), for both workers and the sizing")
 
 
 class ProgressEvent(BaseModel):
