@@ -69,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
         print(report.model_dump_json(), flush=True)
     else:
         console = Console()
-        console.print(f"[bold]grading[/] {req.solution} [bold]against[/] {req.problem} on {req.device}")
-        with LiveProgress(console) as live:
+        header = f"grading {req.solution} against {req.problem} on {req.device}" + (
+            f" with {', '.join(f'{k}={v}' for k, v in req.dims.items())}" if req.dims else "")
+        with LiveProgress(console, header) as live:
             report = grade(req, live)
         console.print(summary(report))
     return 0 if report.passed else 1

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import device_lock, policy, problems, roofline, sizing
+from . import compile_map, device_check, device_lock, policy, problems, roofline, sizing
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
 from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
@@ -70,7 +70,7 @@ class Party:
     def close(self) -> None:
         self.worker.close()
 
-    def failure(self, what: str, timeout: float | None = None) -> Verdict:
+    def failure(self, what: str, timeout: float | None = None, budget: tuple[str, float] | None = None) -> Verdict:
         """The verdict for a worker that stopped answering: limits first, then the way it died."""
         self.worker.kill()
         cause = self.worker.stop_cause()
@@ -79,7 +79,14 @@ class Party:
             return Verdict(Status.resource_limit, f"{self.role} exceeded its {RESOURCE_CAUSES[cause]} limit "
                                                   f"during {what}", flags)
         if cause == "timeout":
-            return Verdict(Status.timeout, f"{self.role} did not finish {what} within {timeout:.0f}s", flags)
+            if budget is None:
+                return Verdict(Status.timeout, f"{self.role} did not finish {what} within its limit of {timeout:.0f}s",
+                               flags)
+            # A step gets what is left of its phase's budget: say so, or a 13 s remainder reads like a per-step limit.
+            phase, total = budget
+            left = f", with {timeout:.0f}s of it left when this step began" if total - timeout >= 1 else ""
+            return Verdict(Status.timeout, f"{self.role} did not finish {what}: the {phase} phase's budget of "
+                                           f"{total:.0f}s ran out{left} (--timeout S sets each phase's budget)", flags)
         code = self.worker.poll()
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
         if code is not None and code < 0:
@@ -91,15 +98,17 @@ class Party:
         return Verdict(Status.runtime_error, f"{self.role} worker {how} during {what}", flags,
                        self.worker.log()[-4000:])
 
-    def call(self, msg: dict, timeout: float, what: str,
-             on_progress: Callable[[dict], None] | None = None) -> dict:
+    def call(self, msg: dict, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
+             budget: tuple[str, float] | None = None) -> dict:
+        """Send and wait; `budget` (phase, seconds) names the phase budget that `timeout` is what is left of."""
         try:
             self.chan.send(msg)
         except OSError:
             raise self.failure(what)
-        return self.wait(timeout, what, on_progress)
+        return self.wait(timeout, what, on_progress, budget)
 
-    def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None) -> dict:
+    def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
+             budget: tuple[str, float] | None = None) -> dict:
         """The worker's next answer, watching for cancel, the deadline and the worker's death meanwhile."""
         deadline = time.monotonic() + timeout
         while True:
@@ -108,7 +117,7 @@ class Party:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.worker.kill("timeout")
-                raise self.failure(what, timeout)
+                raise self.failure(what, timeout, budget)
             try:
                 reply = self.chan.recv(timeout=min(left, 0.25))
             except ChannelTimeout:
@@ -185,6 +194,7 @@ class Grading:
                              "(`grader new PROBLEM` writes a starter)")
         self.solution_path = sol.resolve()
         problems.problem_source(self.problem_path, req.dims)  # an unknown --dims name is bad usage
+        device_check.check(req.device, self.solution_path)
         self.started = time.monotonic()
         self.report = Report(status=Status.passed, message="", problem=str(self.problem_path),
                              solution=str(self.solution_path), device=req.device, dims=req.dims)
@@ -222,6 +232,8 @@ class Grading:
             self._flag(*v.flags)
             if v.status is Status.compile_error:
                 self.report.compile_log = v.detail
+                located = compile_map.located_errors(v.detail, self.solution_path, limit=1)
+                self.report.message = located[0] if located else self.report.message
             elif v.detail and not self.report.worker_log:
                 self.report.worker_log = v.detail
         self.report.duration_s = round(time.monotonic() - self.started, 3)
@@ -280,11 +292,12 @@ class Grading:
         ref.chan.send({**load, "role": "reference"})
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
         reply = cand.call({**load, "role": "candidate", "problem": cand.worker.paths["problem"],
-                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile")
+                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile",
+                           budget=("compile", req.timeouts.compile))
         _expect_ok(reply, cand, "compile")
         self.event(Phase.compile, "end", "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
-        info = _expect_ok(ref.wait(req.timeouts.compile, "load"), ref, "load")["info"]
+        info = _expect_ok(ref.wait(req.timeouts.compile, "load", budget=("compile", req.timeouts.compile)), ref, "load")["info"]
         self.report.versions = {k: str(v) for k, v in info.items()}
         self.report.device = str(info.get("device_name", req.device))
 
@@ -298,12 +311,14 @@ class Grading:
         for i in range(1, req.trials + 1):
             seed = fresh_seed()
             left = max(deadline - time.monotonic(), 0.001)
+            budget = ("correctness", req.timeouts.correctness)
             expected = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"r{i}"}, left,
-                                                       f"correctness trial {i}"), ref, f"trial {i}"), f"trial {i}")
+                                                       f"correctness trial {i}", budget=budget), ref, f"trial {i}"),
+                                   f"trial {i}")
             poison = [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in expected]
             left = max(deadline - time.monotonic(), 0.001)
             reply = cand.call({"cmd": "run", "seed": seed, "tag": f"c{i}", "poison": poison}, left,
-                              f"correctness trial {i}")
+                              f"correctness trial {i}", budget=budget)
             trial = self._check(i, "trial", expected, cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}"))
             self.event(Phase.correctness, "trial", trial.message, index=i, total=req.trials, ok=trial.ok)
             if not trial.ok:
@@ -374,14 +389,15 @@ class Grading:
         seeds = [fresh_seed() for _ in range(self.plan.timing_sets if self.plan else TIMING_SETS)]
         variant = "compile" if label == "compile" else "eager"
         what = f"timing ({label})"
+        budget = ("timing", req.timeouts.timing)
 
         def progress(p: dict) -> None:
             self.event(phase, "timing", label=label, index=_int(p.get("runs")), mean_ms=_float(p.get("mean_ms")),
-                       rel_err=_float(p.get("rel_sem")))
+                       median_ms=_float(p.get("median_ms")), rel_err=_float(p.get("rel_sem")))
 
         reply = _expect_ok(party.call({"cmd": "time", "seeds": seeds, "variant": variant, "tag": f"t{label}",
                                        "max_time_s": req.max_timing_s}, max(deadline - time.monotonic(), 1), what,
-                                      progress), party, what)
+                                      progress, budget), party, what)
         try:
             stats = TimingStats.model_validate(reply.get("stats"))
         except ValidationError as e:
@@ -395,7 +411,7 @@ class Grading:
         # Sized on the mean, not the median: on a busy machine the mean is what N runs really cost.
         runs = max(3, min(10_000, math.ceil(GUARD_TARGET_S / max(stats.mean_ms / 1e3, 1e-6))))
         guard = {"cmd": "guard", "seeds": seeds, "variant": variant, "runs": runs, "tag": f"g{label}"}
-        _expect_ok(party.call(guard, max(deadline - time.monotonic(), 1), what), party, what)
+        _expect_ok(party.call(guard, max(deadline - time.monotonic(), 1), what, budget=budget), party, what)
         t0 = time.perf_counter()
         try:
             # The reference's timings are trusted, so only the candidate is held to the short limit.

@@ -72,6 +72,7 @@ class ProgressEvent(BaseModel):
     total: int | None = None
     ok: bool | None = None      # outcome of a trial or phase
     mean_ms: float | None = None
+    median_ms: float | None = None  # running median: the statistic the result reports
     rel_err: float | None = None  # relative standard error of the running mean
     label: str | None = None    # which model is timed: candidate, eager, compile
     at_s: float | None = None   # seconds since the grading started

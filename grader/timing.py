@@ -36,7 +36,7 @@ def bench(fn: Callable[..., Any], arg_sets: Sequence[Sequence[Any]], *, device: 
             standard error of the mean reaching `target_rel_sem` (GPU MODE uses 0.1%).
         flush_l2: on CUDA, overwrite a buffer twice the L2 size before each run so every run
             reads its inputs from memory, as a kernel in a real model would.
-        on_progress: called as (runs, mean_ms, rel_sem) about every `progress_every_s`.
+        on_progress: called as (runs, mean_ms, rel_sem, median_ms) about every `progress_every_s`.
 
     Returns (stats, last_output, last_set): stats is a dict of `grader.models.TimingStats`
     fields; the last output and the index of its argument set let the caller check that
@@ -99,7 +99,7 @@ def bench(fn: Callable[..., Any], arg_sets: Sequence[Sequence[Any]], *, device: 
             rel_sem = math.sqrt(m2 / (i - 1) / i) / mean if mean > 0 else 0.0
             now = _perf_counter()
             if on_progress and now - last_progress >= progress_every_s:
-                on_progress(i, mean, rel_sem)
+                on_progress(i, mean, rel_sem, statistics.median(times))
                 last_progress = now
             if rel_sem < target_rel_sem:
                 stopped_by = "rel_err"
@@ -124,5 +124,5 @@ def bench(fn: Callable[..., Any], arg_sets: Sequence[Sequence[Any]], *, device: 
         "l2_flushed": flush is not None,
     }
     if on_progress:
-        on_progress(len(times), mean, stats["rel_sem"])
+        on_progress(len(times), mean, stats["rel_sem"], stats["median_ms"])
     return stats, out, (i - 1) % len(arg_sets)

@@ -59,8 +59,8 @@ def main() -> int:
                 outs = runner.run(msg["seed"], msg.get("poison", []))
                 chan.send({"ok": True, "outputs": runner.write_outputs(outs, exchange, msg["tag"])})
             elif cmd == "time":
-                def progress(runs, mean, rel):
-                    chan.send({"progress": True, "runs": runs, "mean_ms": mean, "rel_sem": rel})
+                def progress(runs, mean, rel, median):
+                    chan.send({"progress": True, "runs": runs, "mean_ms": mean, "rel_sem": rel, "median_ms": median})
 
                 stats, out, idx = runner.time(msg, progress, timing.bench)
                 chan.send({"ok": True, "stats": stats, "last_set": idx,
