@@ -269,6 +269,7 @@ class Grading:
             stack.callback(ref.close)
             cand = Party(box, "candidate", self.spec("candidate"), self.cancel)
             stack.callback(cand.close)
+            self.event(Phase.load, "end", "workers started", ok=True)
             try:
                 self._grade(ref, cand)
             finally:
