@@ -133,16 +133,40 @@ def _describe(x) -> str:
     return r if len(r) <= 60 else r[:57] + "..."
 
 
+def _on(device: str):
+    """Every tensor made on `device`, even where the problem names one (`torch.randn(..., device="cuda")`,
+    `.to("cuda")`): sizing must never allocate on a GPU, nor fail for want of one."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class Redirect(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = dict(kwargs or {})
+            if kwargs.get("device") is not None:
+                kwargs["device"] = device
+            if func is torch.Tensor.to:
+                kwargs.pop("device", None)
+                args = tuple(a for i, a in enumerate(args) if i == 0 or not isinstance(a, (str, torch.device, int)))
+            return func(*args, **kwargs)
+
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+    stack.enter_context(torch.device(device))
+    stack.enter_context(Redirect())
+    return stack
+
+
 def _run(path: Path, dims: dict[str, int] | None, device: str):
     """(init inputs, inputs, model, outputs or the forward's exception) of one run on `device`."""
     import torch
 
     mod = problems.load_module(path, dims)
-    with torch.device(device):
+    with _on(device):
         init = mod.get_init_inputs()
         ins = mod.get_inputs()
     try:
-        with torch.device(device), torch.no_grad():
+        with _on(device), torch.no_grad():
             model = mod.Model(*init)
             out = model(*ins)
         return init, ins, model, out

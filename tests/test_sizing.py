@@ -153,3 +153,11 @@ def test_unknown_dims_is_a_one_line_usage_error_without_a_header():
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == ("grader: error: --dims: kernelbench_relu.py has no size named batch; "
                                    "its sizes are batch_size=16, dim=16384")
+
+
+def test_sizing_never_allocates_where_the_problem_names_a_device(tmp_path):
+    f = tmp_path / "p.py"
+    f.write_text(DERIVED.replace("return [torch.rand(N, dim)]", 'return [torch.rand(N, dim, device="cuda").to("cuda")]')
+                 .replace("return x * 2", 'return x.to("cuda", torch.float16)'))
+    size = sizing.measure(f)  # with no GPU here, a real allocation would fail; on a GPU it would take its memory
+    assert size.method == "meta" and size.input_bytes == 64 * 128 * 4 and size.output_bytes == 64 * 128 * 2
