@@ -313,39 +313,3 @@ def small_sizes(path: Path, meta: ProblemMeta | None = None, factor: int = 16, f
                 n = max(n - n % 8, 8)
             out[k] = n
     return out
-
-
-def describe_inputs(path: Path) -> tuple[list[str], list[str], str]:
-    """(input descriptions, init-input descriptions, note) without allocating: get_inputs runs with
-    tensors created on the meta device. The note says why shapes are unknown (e.g. get_inputs calls .cuda())."""
-    import torch
-
-    def desc(x) -> str:
-        if isinstance(x, torch.Tensor):
-            return f"{tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"
-        r = repr(x)
-        return r if len(r) <= 60 else r[:57] + "..."
-
-    try:
-        mod = load_module(path)
-    except UsageError as e:
-        return [], [], str(e)
-    ins: list[str] = []
-    inits: list[str] = []
-    note = ""
-    try:
-        inits = [desc(x) for x in mod.get_init_inputs()]
-    except Exception as e:  # noqa: BLE001 - a problem's own error, reported
-        note = f"get_init_inputs() failed: {type(e).__name__}: {e}"
-    orig_cuda = torch.Tensor.cuda
-    try:
-        # KernelBench files often end get_inputs with .cuda(): on meta tensors that is a no-op here.
-        torch.Tensor.cuda = lambda self, *a, **k: self
-        with torch.device("meta"):
-            ins = [desc(x) for x in mod.get_inputs()]
-    except Exception as e:  # noqa: BLE001
-        note = note or (f"input shapes unknown without a GPU: get_inputs() raised {type(e).__name__}: "
-                        f"{str(e).splitlines()[0][:80] if str(e) else ''}")
-    finally:
-        torch.Tensor.cuda = orig_cuda
-    return ins, inits, note

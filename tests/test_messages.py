@@ -83,3 +83,10 @@ def test_no_row_keeps_spinning_after_the_verdict():
         live(ProgressEvent(phase=Phase.done, kind="end", message="compile error", ok=False))
         assert [r[0] for r in live.rows.values()] == ["fail", "fail"]
     assert not any(ch in str(live._render()) for ch in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+
+
+def test_cpu_problem_shows_its_size_and_no_gpu_floor():
+    proc = run_grader("problems", "show", "cpu_softmax", "--no-source")
+    assert proc.returncode == 0, proc.stderr
+    assert "size       inputs 2.1 MB, outputs 2.1 MB" in proc.stdout
+    assert "floor" not in proc.stdout and "H100" not in proc.stdout
