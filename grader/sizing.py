@@ -81,10 +81,15 @@ def cache_dir() -> Path:
 
 
 def _key(path: Path, dims: dict[str, int] | None) -> str:
-    import torch
+    # torch's version from its metadata, not an import: a cache hit costs the TUI no torch import at all.
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "?"
     h = hashlib.sha256(Path(path).read_bytes())
-    h.update(json.dumps(sorted((dims or {}).items())).encode() + torch.__version__.encode())
+    h.update(json.dumps(sorted((dims or {}).items())).encode() + torch_version.encode())
     return h.hexdigest()[:32]
 
 
