@@ -215,8 +215,10 @@ class Grading:
         if role == "candidate":
             files["solution"] = str(self.solution_path)
         plan = self.plan or self._plan()
-        gpu_bytes = plan.gpu_limit if req.device == "cuda" else None
-        limits = sandbox.Limits(memory_bytes=plan.host_limit, gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda",
+        cand = role == "candidate"
+        gpu_bytes = (plan.gpu_limit if cand else plan.gpu_share) if req.device == "cuda" else None
+        limits = sandbox.Limits(memory_bytes=plan.host_limit if cand else plan.host_share, gpu_memory_bytes=gpu_bytes,
+                                gpu=req.device == "cuda",
                                 disk_bytes=plan.disk_bytes, file_bytes=plan.file_bytes)
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
         return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,

@@ -34,8 +34,8 @@ GPU_CEILING = 0.9        # share of the GPU's memory that the two workers togeth
 WORKER_BASE = {"cpu": int(1.5 * GiB), "cuda": int(2.5 * GiB)}  # Python, torch, a compiler run, on the host
 GRADER_BASE = 1 * GiB    # this process: torch and the comparison's working memory
 CUDA_CONTEXT = 1 * GiB   # what NVML counts for a worker's context before any tensor
-MIN_HOST_LIMIT = 4 * GiB  # a small problem still leaves room for compiling and for the solution's own buffers
-MIN_GPU_LIMIT = 2 * GiB
+MIN_HOST_LIMIT = 8 * GiB  # a small problem still leaves room for compiling and for the solution's own buffers
+MIN_GPU_LIMIT = 4 * GiB
 DEFAULT_DISK = 4 * GiB   # sandbox.Limits' defaults, raised when the outputs need more
 DEFAULT_FILE = 2 * GiB
 
@@ -60,8 +60,10 @@ class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
     size: ProblemSize
     timing_sets: int
-    host_limit: int
+    host_limit: int          # the candidate's: what its sizes need, twice over, within its share
     gpu_limit: int | None
+    host_share: int          # the reference's (trusted; its torch.compile baseline starts compile workers)
+    gpu_share: int | None
     disk_bytes: int
     file_bytes: int
 
@@ -278,25 +280,30 @@ def plan(size: ProblemSize, device: str, machine: Machine, memory_limit: int | N
     host_ceiling = int(machine.host_bytes * HOST_CEILING)
     gpu_share = int(machine.gpu_bytes * GPU_CEILING / 2) if machine.gpu_bytes else None
     if size.method == "unknown":  # nothing to go by: the old fixed shares
-        return Plan(size=size, timing_sets=timing_sets, host_limit=memory_limit or int(host_ceiling / 2),
-                    gpu_limit=gpu_limit or gpu_share, disk_bytes=DEFAULT_DISK, file_bytes=DEFAULT_FILE)
+        host, gpu = memory_limit or int(host_ceiling / 2), gpu_limit or gpu_share
+        return Plan(size=size, timing_sets=timing_sets, host_limit=host, gpu_limit=gpu, host_share=host,
+                    gpu_share=gpu, disk_bytes=DEFAULT_DISK, file_bytes=DEFAULT_FILE)
     last = ""
     for sets in range(timing_sets, 0, -1):
         host, gpu, grader = _needs(size, device, sets)
         host_share = memory_limit or (host_ceiling - grader) // 2
         dev_share = gpu_limit or gpu_share
-        if host > host_share:
+        if (host - WORKER_BASE[device] if memory_limit else host) > host_share:
             if memory_limit:
-                last = f"needs {gb(host)} of host memory per worker; --memory-limit-mb gives {gb(memory_limit)}"
+                last = (f"needs {gb(host - WORKER_BASE[device])} of host memory per worker for its data alone; "
+                        f"--memory-limit-mb gives {gb(memory_limit)}")
             else:
                 last = (f"needs {gb(2 * host + grader)} of host memory (two workers of {gb(host)} and "
                         f"{gb(grader)} to compare outputs); this machine has {gb(machine.host_bytes)} of RAM, of "
                         f"which a grading may use {HOST_CEILING:.0%} ({gb(host_ceiling)})")
             continue
-        if device == "cuda" and dev_share is not None and gpu > dev_share:
-            have = f"--gpu-memory-limit-mb gives {gb(gpu_limit)}" if gpu_limit else \
-                f"the GPU has {gb(machine.gpu_bytes)}, of which a worker may take {gb(dev_share)}"
-            last = f"needs {gb(gpu)} of GPU memory per worker; {have}"
+        if device == "cuda" and dev_share is not None and (gpu - CUDA_CONTEXT if gpu_limit else gpu) > dev_share:
+            if gpu_limit:
+                last = (f"needs {gb(gpu - CUDA_CONTEXT)} of GPU memory per worker for its data alone; "
+                        f"--gpu-memory-limit-mb gives {gb(gpu_limit)}")
+            else:
+                last = (f"needs {gb(gpu)} of GPU memory per worker; the GPU has {gb(machine.gpu_bytes)}, of which "
+                        f"a worker may take {gb(dev_share)}")
             continue
         break
     else:
@@ -308,7 +315,8 @@ def plan(size: ProblemSize, device: str, machine: Machine, memory_limit: int | N
                      f"{gb(machine.disk_free)} is free")
     host_limit = memory_limit or min(host_share, max(MIN_HOST_LIMIT, 2 * host))
     gpu_lim = gpu_limit or (min(dev_share, max(MIN_GPU_LIMIT, 2 * gpu)) if device == "cuda" and dev_share else None)
-    return Plan(size=size, timing_sets=sets, host_limit=host_limit, gpu_limit=gpu_lim, disk_bytes=disk,
+    return Plan(size=size, timing_sets=sets, host_limit=host_limit, gpu_limit=gpu_lim, host_share=host_share,
+                gpu_share=dev_share if device == "cuda" else None, disk_bytes=disk,
                 file_bytes=max(DEFAULT_FILE, (size.largest_output or 0) + (64 << 20)))
 
 

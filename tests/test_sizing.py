@@ -114,8 +114,12 @@ def test_timing_sets_shrink_before_a_refusal_and_limits_follow_the_size():
                                             r"of which a worker may take 36 GB"):
         sizing.plan(big.model_copy(update={"input_bytes": 35 * GB}), "cuda", gpu)
     assert sizing.plan(big, "cuda", gpu).timing_sets == 1
-    with pytest.raises(sizing.TooBig, match="--memory-limit-mb gives 2 GB"):
+    with pytest.raises(sizing.TooBig, match="needs 3 GB of host memory per worker for its data alone; "
+                                            "--memory-limit-mb gives 2 GB"):
         sizing.plan(size, "cpu", MACHINE, memory_limit=2 * GB)
+    given = sizing.plan(tiny, "cpu", MACHINE, memory_limit=GB)  # a limit the user sets is taken as given
+    assert given.host_limit == given.host_share == GB
+    assert plan.host_share == (0.8 * 25 * GB - sizing.GRADER_BASE - 3000) // 2  # the reference's: all its share
     out = size.model_copy(update={"input_bytes": 1000, "output_bytes": 3 * GB, "largest_output": 3 * GB})
     plan = sizing.plan(out, "cpu", MACHINE.model_copy(update={"host_bytes": 64 * GB}))
     assert plan.file_bytes > 3 * GB and plan.disk_bytes >= 7 * GB  # the handed-over file fits
