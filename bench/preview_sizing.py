@@ -40,7 +40,8 @@ def main() -> None:
     files = [Path(a) for a in sys.argv[1:]] or [f for f in DEFAULT if f.is_file()]
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}, "
           f"torch {torch.__version__}; torch import {torch_ms:.0f} ms\n")
-    print("| problem | method | inputs | outputs | first (ms) | again (ms) | disk cache, fresh process (ms) | torch imported |")
+    print("| problem | method | inputs | outputs | first (ms) | again (ms) | disk cache, fresh process (ms) "
+          "| torch imported |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for f in files:
         t = time.perf_counter()

@@ -300,7 +300,8 @@ class Grading:
         _expect_ok(reply, cand, "compile")
         self.event(Phase.compile, "end", "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
-        info = _expect_ok(ref.wait(req.timeouts.compile, "load", budget=("compile", req.timeouts.compile)), ref, "load")["info"]
+        reply = ref.wait(req.timeouts.compile, "load", budget=("compile", req.timeouts.compile))
+        info = _expect_ok(reply, ref, "load")["info"]
         self.report.versions = {k: str(v) for k, v in info.items()}
         self.report.device = str(info.get("device_name", req.device))
 

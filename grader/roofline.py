@@ -148,7 +148,8 @@ def floor_ms(meta: ProblemMeta | None, problem_path: str | Path, peaks: Peaks | 
 
 
 def assess(meta: ProblemMeta | None, problem_path: str | Path, runtime_ms: float | None,
-           device_name: str | None, dims: dict[str, int] | None = None) -> tuple[float | None, float | None, float | None]:
+           device_name: str | None,
+           dims: dict[str, int] | None = None) -> tuple[float | None, float | None, float | None]:
     """(achieved TFLOP/s, achieved GB/s, roofline fraction) of a measured runtime.
 
     Achieved rates need only the metadata; the fraction also needs known peaks (None on CPUs and unknown GPUs).

@@ -217,7 +217,8 @@ def _measure(path: Path, dims: dict[str, int] | None) -> ProblemSize:
             if isinstance(s_out, Exception):
                 raise s_out
         except Exception as e:  # noqa: BLE001
-            size.note = f"output size unknown: forward() failed on the meta device and at reduced sizes ({type(e).__name__})"
+            size.note = ("output size unknown: forward() failed on the meta device and at reduced sizes "
+                         f"({type(e).__name__})")
             return size
         ratio = size.input_bytes / max(_nbytes(s_ins), 1)
         outs = list(s_out) if isinstance(s_out, (list, tuple)) else [s_out]
