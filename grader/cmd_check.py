@@ -35,6 +35,9 @@ def register(sub) -> None:
                    help="CPU gradings: threads (and cores) both sides run on (default 1)")
     p.add_argument("--memory-limit-mb", type=int, help="host memory cap of each worker")
     p.add_argument("--gpu-memory-limit-mb", type=int, help="GPU memory cap of each worker")
+    p.add_argument("--dims", metavar="NAME=VALUE,...", default="",
+                   help="set the problem's module-level sizes (e.g. batch_size=16,dim=1024) for both sides, to "
+                        "grade a smaller instance of a problem too big for this machine")
     p.set_defaults(func=run)
 
 
@@ -56,7 +59,7 @@ def request_from_args(args: argparse.Namespace) -> GradeRequest:
                         baseline_compile=not args.no_compile_baseline, strict=args.strict,
                         max_timing_s=args.max_timing_s, cpu_threads=args.cpu_threads,
                         memory_limit_mb=args.memory_limit_mb,
-                        gpu_memory_limit_mb=args.gpu_memory_limit_mb)
+                        gpu_memory_limit_mb=args.gpu_memory_limit_mb, dims=problems.parse_dims(args.dims))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print(report.model_dump_json(), flush=True)
     else:
         console = Console()
-        console.print(f"[bold]grading[/] {req.solution} [bold]against[/] {req.problem} on {req.device}")
-        with LiveProgress(console) as live:
+        header = f"grading {req.solution} against {req.problem} on {req.device}" + (
+            f" with {', '.join(f'{k}={v}' for k, v in req.dims.items())}" if req.dims else "")
+        with LiveProgress(console, header) as live:
             report = grade(req, live)
         console.print(summary(report))
     return 0 if report.passed else 1

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from . import problems, roofline
+from . import problems, roofline, sizing
 from .errors import UsageError
 
 
@@ -103,18 +103,21 @@ def run_show(args: argparse.Namespace) -> int:
     consts = problems.module_constants(path)
     if consts:
         out.append("sizes      " + ", ".join(f"{k}={v}" for k, v in consts.items()))
-    ins, inits, note = problems.describe_inputs(path)
-    out.append("inputs     " + ("; ".join(ins) if ins else "unknown"))
-    out.append("init       " + ("; ".join(inits) if inits else "none"))
-    if note:
-        out.append(f"note       {note}")
+    size = sizing.measure(path)
+    out.append("inputs     " + ("; ".join(size.inputs) if size.inputs else "unknown"))
+    out.append("init       " + ("; ".join(size.init_inputs) if size.init_inputs else "none"))
+    if size.input_bytes is not None:
+        outs = f", outputs {sizing.gb(size.output_bytes)}" if size.output_bytes is not None else ""
+        out.append(f"size       inputs {sizing.gb(size.input_bytes)}{outs}")
+    if size.note:
+        out.append(f"note       {size.note}")
     if meta is not None:
         flops, nbytes = roofline.work(meta, path)
         out.append(f"work       {_fmt_count(flops, 'FLOP')}, at least {_fmt_count(nbytes, 'B')} moved"
                    + (f"  ({meta.flops} ; {meta.min_bytes})" if meta.flops or meta.min_bytes else ""))
         peaks = roofline.H100_SXM
         floor = roofline.floor_ms(meta, path, peaks)
-        if floor is not None:
+        if floor is not None and meta.device != "cpu":  # no CPU peaks: a GPU's floor says nothing of a CPU problem
             compute = flops / (roofline.compute_peak(meta, peaks) * 1e12) * 1e3 if flops else 0.0
             memory = nbytes / (peaks.hbm_gbps * 1e9) * 1e3 if nbytes else 0.0
             bound = "compute" if compute >= memory else "memory"

@@ -9,6 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from .compile_map import located_errors
 from .models import Phase, ProgressEvent, Report
 
 PHASE_TITLES = {Phase.load: "start workers", Phase.compile: "compile", Phase.correctness: "correctness",
@@ -19,25 +20,38 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 class LiveProgress:
     """Renders ProgressEvents: a redrawn panel on a terminal, one line per event elsewhere (CI logs)."""
 
-    def __init__(self, console: Console):
+    def __init__(self, console: Console, header: str = ""):
         self.console = console
+        self.header = header  # printed with the first event, so that a usage error comes alone
         self.rows: dict[Phase, list] = {}   # phase -> [state, detail, started]
         self.live: Live | None = None
         self._last_line = 0.0
 
     def __enter__(self):
-        if self.console.is_terminal:
+        return self
+
+    def _start(self) -> None:
+        if self.header:
+            self.console.print(self.header, highlight=False)
+            self.header = ""
+        if self.console.is_terminal and self.live is None:
             self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False,
                              get_renderable=self._render)
             self.live.__enter__()
-        return self
 
     def __exit__(self, *exc):
         if self.live:
             self.live.__exit__(*exc)
 
     def __call__(self, ev: ProgressEvent) -> None:
+        self._start()
         if ev.phase is Phase.done:
+            # The verdict ends every row still running: the phase it stopped in failed, the rest were done.
+            for row in self.rows.values():
+                if row[0] == "run":
+                    row[0] = "ok" if ev.ok else "fail"
+            if self.live:
+                self.live.refresh()
             return
         row = self.rows.setdefault(ev.phase, ["run", "", time.monotonic()])
         if ev.kind == "start":
@@ -47,8 +61,7 @@ class LiveProgress:
             if not ev.ok:
                 row[0] = "fail"
         elif ev.kind == "timing":
-            err = f" ± {ev.rel_err * 100:.2f}%" if ev.rel_err is not None else ""
-            row[1] = f"{ev.label}: run {ev.index}, median {ev.median_ms:.4g} ms{err}"
+            row[1] = timing_detail(ev)
         elif ev.kind == "end":
             row[0] = "ok" if ev.ok else "fail"
             row[1] = ev.message or row[1]
@@ -80,6 +93,27 @@ def _ms(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g} ms"
 
 
+def timing_detail(ev: ProgressEvent) -> str:
+    """A live timing line, in the statistic the result reports: the median."""
+    err = f" (±{ev.rel_err * 100:.2f}% s.e.)" if ev.rel_err is not None else ""
+    return f"{ev.label}: run {ev.index}, median {_ms(ev.median_ms)}{err}"
+
+
+def runtime_text(report: Report) -> str:
+    """The candidate's figure the speedup used, with what it is; the timing loop's median beside it when
+    a cross-check replaced that."""
+    if report.runtime_ms is None:
+        return "—"
+    loop = report.runtime
+    basis = report.speedup_basis
+    if not basis and loop is not None:
+        basis = f"median of {loop.runs}, ±{loop.rel_sem * 100:.2f}% s.e."
+    text = _ms(report.runtime_ms) + (f"  ({basis})" if basis else "")
+    if loop is not None and abs(loop.median_ms - report.runtime_ms) > 1e-3 * report.runtime_ms:
+        text += f"; the timing loop's median was {_ms(loop.median_ms)}"
+    return text
+
+
 def summary(report: Report) -> Table:
     style = "green" if report.passed else "red"
     t = Table(show_header=False, box=None, padding=(0, 2))
@@ -89,9 +123,8 @@ def summary(report: Report) -> Table:
     t.add_row("", report.message)
     t.add_row("problem", report.problem)
     t.add_row("device", report.device + (f"  ({report.sandbox} sandbox)" if report.sandbox else ""))
-    if report.runtime:
-        t.add_row("runtime", f"{_ms(report.runtime_ms)}  (median of {report.runtime.runs}, "
-                             f"±{report.runtime.rel_sem * 100:.2f}% s.e.)")
+    if report.runtime_ms is not None:
+        t.add_row("runtime", runtime_text(report))
         t.add_row("eager", _ms(report.baseline_ms))
         t.add_row("torch.compile", _ms(report.baseline_compile_ms))
     if report.speedup is not None:
@@ -105,5 +138,11 @@ def summary(report: Report) -> Table:
         t.add_row("max error", f"abs {report.max_abs_err:.3g}, rel {report.max_rel_err:.3g}")
     if report.flags:
         t.add_row("flags", ", ".join(report.flags))
+    if report.dims:
+        t.add_row("sizes", ", ".join(f"{k}={v}" for k, v in report.dims.items()) + "  (--dims)")
+    if report.compile_log:
+        errors = located_errors(report.compile_log, report.solution)
+        if errors:
+            t.add_row("compiler", Text("\n".join(errors + ["(the whole log: --json, field compile_log)"])))
     t.add_row("took", f"{report.duration_s:.1f}s")
     return t

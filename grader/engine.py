@@ -20,12 +20,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
-import psutil
 from pydantic import ValidationError
 
 import sandbox
 
-from . import device_lock, policy, problems, roofline
+from . import compile_map, device_check, device_lock, policy, problems, roofline, sizing
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
 from . import trust
@@ -74,7 +73,7 @@ class Party:
     def close(self) -> None:
         self.worker.close()
 
-    def failure(self, what: str, timeout: float | None = None) -> Verdict:
+    def failure(self, what: str, timeout: float | None = None, budget: tuple[str, float] | None = None) -> Verdict:
         """The verdict for a worker that stopped answering: limits first, then the way it died."""
         self.worker.kill()
         cause = self.worker.stop_cause()
@@ -83,7 +82,14 @@ class Party:
             return Verdict(Status.resource_limit, f"{self.role} exceeded its {RESOURCE_CAUSES[cause]} limit "
                                                   f"during {what}", flags)
         if cause == "timeout":
-            return Verdict(Status.timeout, f"{self.role} did not finish {what} within {timeout:.0f}s", flags)
+            if budget is None:
+                return Verdict(Status.timeout, f"{self.role} did not finish {what} within its limit of {timeout:.0f}s",
+                               flags)
+            # A step gets what is left of its phase's budget: say so, or a 13 s remainder reads like a per-step limit.
+            phase, total = budget
+            left = f", with {timeout:.0f}s of it left when this step began" if total - timeout >= 1 else ""
+            return Verdict(Status.timeout, f"{self.role} did not finish {what}: the {phase} phase's budget of "
+                                           f"{total:.0f}s ran out{left} (--timeout S sets each phase's budget)", flags)
         code = self.worker.poll()
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
         if code is not None and code < 0:
@@ -95,15 +101,17 @@ class Party:
         return Verdict(Status.runtime_error, f"{self.role} worker {how} during {what}", flags,
                        self.worker.log()[-4000:])
 
-    def call(self, msg: dict, timeout: float, what: str,
-             on_progress: Callable[[dict], None] | None = None) -> dict:
+    def call(self, msg: dict, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
+             budget: tuple[str, float] | None = None) -> dict:
+        """Send and wait; `budget` (phase, seconds) names the phase budget that `timeout` is what is left of."""
         try:
             self.chan.send(msg)
         except OSError:
             raise self.failure(what)
-        return self.wait(timeout, what, on_progress)
+        return self.wait(timeout, what, on_progress, budget)
 
-    def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None) -> dict:
+    def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
+             budget: tuple[str, float] | None = None) -> dict:
         """The worker's next answer, watching for cancel, the deadline and the worker's death meanwhile."""
         deadline = time.monotonic() + timeout
         while True:
@@ -112,7 +120,7 @@ class Party:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.worker.kill("timeout")
-                raise self.failure(what, timeout)
+                raise self.failure(what, timeout, budget)
             try:
                 reply = self.chan.recv(timeout=min(left, 0.25))
             except ChannelTimeout:
@@ -173,19 +181,6 @@ def _expect_ok(reply: dict, party: Party, what: str) -> dict:
     raise Verdict(status, message if status is Status.compile_error else f"{what}: {message}", (), detail)
 
 
-def default_memory_limit() -> int:
-    # Two workers run side by side; each may take 40% of this machine.
-    return int(psutil.virtual_memory().total * 0.4)
-
-
-def default_gpu_memory_limit() -> int | None:
-    # The same for the GPU they share, so that neither can starve the other; None without NVML.
-    from sandbox import gpu_memory
-
-    total = gpu_memory.total_bytes()
-    return int(total * 0.45) if total else None
-
-
 class Grading:
     """State of one grading; `run()` fills `report`."""
 
@@ -201,11 +196,13 @@ class Grading:
             raise UsageError(f"{req.solution}: no such solution file; pass the path of a .py defining ModelNew "
                              "(`grader new PROBLEM` writes a starter)")
         self.solution_path = sol.resolve()
+        problems.problem_source(self.problem_path, req.dims)  # an unknown --dims name is bad usage
+        device_check.check(req.device, self.solution_path)
         self.started = time.monotonic()
         self.report = Report(status=Status.passed, message="", problem=str(self.problem_path),
-                             solution=str(self.solution_path), device=req.device)
+                             solution=str(self.solution_path), device=req.device, dims=req.dims)
+        self.plan: sizing.Plan | None = None
         self.source: policy.SourceCheck | None = None
-        self.fresh_pairs: list[tuple[float, float]] = []  # (candidate, reference) ms of calls on fresh inputs
 
     def _flag(self, *names: str) -> None:
         self.report.flags += [f for f in dict.fromkeys(names) if f not in self.report.flags]
@@ -219,12 +216,12 @@ class Grading:
         files = {"problem": str(self.problem_path)}
         if role == "candidate":
             files["solution"] = str(self.solution_path)
-        gpu_bytes = None
-        if req.device == "cuda":
-            gpu_bytes = (req.gpu_memory_limit_mb << 20) if req.gpu_memory_limit_mb else default_gpu_memory_limit()
-        limits = sandbox.Limits(
-            memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb else default_memory_limit(),
-            gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda")
+        plan = self.plan or self._plan()
+        cand = role == "candidate"
+        gpu_bytes = (plan.gpu_limit if cand else plan.gpu_share) if req.device == "cuda" else None
+        limits = sandbox.Limits(memory_bytes=plan.host_limit if cand else plan.host_share, gpu_memory_bytes=gpu_bytes,
+                                gpu=req.device == "cuda",
+                                disk_bytes=plan.disk_bytes, file_bytes=plan.file_bytes)
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
         if req.device == "cpu":  # libraries that size their thread pools from the environment at import
             env.update({v: str(req.cpu_threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
@@ -243,6 +240,8 @@ class Grading:
             self._flag(*v.flags)
             if v.status is Status.compile_error:
                 self.report.compile_log = v.detail
+                located = compile_map.located_errors(v.detail, self.solution_path, limit=1)
+                self.report.message = located[0] if located else self.report.message
             elif v.detail and not self.report.worker_log:
                 self.report.worker_log = v.detail
         self.report.duration_s = round(time.monotonic() - self.started, 3)
@@ -264,6 +263,7 @@ class Grading:
         if violations:
             raise Verdict(Status.policy_violation, f"{self.solution_path}: strict mode refuses this solution: "
                                                    + "; ".join(violations[:6]))
+        self.plan = self._plan()
         try:
             box = sandbox.open_sandbox(req.sandbox)
         except sandbox.SandboxError as e:
@@ -277,26 +277,39 @@ class Grading:
             stack.callback(ref.close)
             cand = Party(box, "candidate", self.spec("candidate"), self.cancel)
             stack.callback(cand.close)
+            self.event(Phase.load, "end", "workers started", ok=True)
             try:
                 self._grade(ref, cand)
             finally:
                 report.worker_log = report.worker_log or cand.worker.log()[-4000:]
 
+    def _plan(self) -> sizing.Plan:
+        """Limits from the problem's own sizes, or a refusal before anything starts when it cannot fit."""
+        req = self.req
+        try:
+            return sizing.plan_for(self.problem_path, req.dims, req.device,
+                                   req.memory_limit_mb << 20 if req.memory_limit_mb else None,
+                                   req.gpu_memory_limit_mb << 20 if req.gpu_memory_limit_mb else None, TIMING_SETS)
+        except sizing.TooBig as e:
+            raise Verdict(Status.resource_limit, str(e)) from None
+
     def _load(self, ref: Party, cand: Party) -> None:
         req = self.req
         init_seed = fresh_seed()
-        load = {"cmd": "load", "device": req.device, "init_seed": init_seed,
+        load = {"cmd": "load", "device": req.device, "init_seed": init_seed, "dims": req.dims,
                 "problem": ref.worker.paths["problem"]}
         if req.device == "cpu":
             load.update(threads=req.cpu_threads, cpus=self.cpu_cores())
         ref.chan.send({**load, "role": "reference"})
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
         reply = cand.call({**load, "role": "candidate", "problem": cand.worker.paths["problem"],
-                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile")
+                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile",
+                           budget=("compile", req.timeouts.compile))
         _expect_ok(reply, cand, "compile")
         self.event(Phase.compile, "end", "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
-        info = _expect_ok(ref.wait(req.timeouts.compile, "load"), ref, "load")["info"]
+        reply = ref.wait(req.timeouts.compile, "load", budget=("compile", req.timeouts.compile))
+        info = _expect_ok(reply, ref, "load")["info"]
         self.report.versions = {k: str(v) for k, v in info.items()}
         self.report.device = str(info.get("device_name", req.device))
 
@@ -314,8 +327,9 @@ class Grading:
         for i in range(1, req.trials + 1):
             seed = fresh_seed()
             left = max(deadline - time.monotonic(), 0.001)
+            budget = ("correctness", req.timeouts.correctness)
             ref_reply = _expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"r{i}"}, left,
-                                            f"correctness trial {i}"), ref, f"trial {i}")
+                                            f"correctness trial {i}", budget=budget), ref, f"trial {i}")
             expected = ref.tensors(ref_reply, f"trial {i}")
             self.in_bytes = _int(ref_reply.get("input_bytes")) or 0
             self.out_bytes = sum(t.numel() * t.element_size() for t in expected)
@@ -323,7 +337,7 @@ class Grading:
             poison = [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in expected]
             left = max(deadline - time.monotonic(), 0.001)
             reply = cand.call({"cmd": "run", "seed": seed, "tag": f"c{i}", "poison": poison}, left,
-                              f"correctness trial {i}")
+                              f"correctness trial {i}", budget=budget)
             trial = self._check(i, "trial", expected, cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}"))
             self.event(Phase.correctness, "trial", trial.message, index=i, total=req.trials, ok=trial.ok)
             if not trial.ok:
@@ -454,9 +468,10 @@ class Grading:
         """One timing loop in the worker (events on CUDA, the host clock on CPU), with the GPU's clocks
         watched from here; what the candidate produced while being timed is checked."""
         req = self.req
-        seeds = [fresh_seed() for _ in range(TIMING_SETS)]
+        seeds = [fresh_seed() for _ in range(self.plan.timing_sets if self.plan else TIMING_SETS)]
         variant = "compile" if label == "compile" else "eager"
         what = f"timing ({label})"
+        budget = ("timing", req.timeouts.timing)
 
         def progress(p: dict) -> None:
             self.event(phase, "timing", label=label, index=_int(p.get("runs")), median_ms=_float(p.get("median_ms")),
@@ -465,7 +480,8 @@ class Grading:
         watch = ClockWatch().start() if req.device == "cuda" else None
         try:
             reply = _expect_ok(party.call({"cmd": "time", "seeds": seeds, "variant": variant, "tag": f"t{label}",
-                                           "max_time_s": max_s}, req.timeouts.timing, what, progress), party, what)
+                                           "max_time_s": max_s}, req.timeouts.timing, what, progress, budget),
+                               party, what)
         finally:
             clocks = watch.stop() if watch else None
         try:
@@ -595,7 +611,7 @@ class Grading:
                       f"eager {base.graph_median_ms:.4g} ms, {base.graph_median_ms / cand.graph_median_ms:.2f}x")
         report.speedup_basis = basis
         trusted = d.trusted
-        floor_flags = roofline.assess(self.meta, self.problem_path, d.runtime_ms, report.device)
+        floor_flags = roofline.assess(self.meta, self.problem_path, d.runtime_ms, report.device, self.req.dims)
         report.achieved_tflops, report.achieved_gbps, report.roofline_fraction = floor_flags
         if report.roofline_fraction is not None and report.roofline_fraction > 1.1:
             self._flag("excessive_speedup")
@@ -613,8 +629,9 @@ class Grading:
                           f"({d.runtime_ms:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")
 
     def window_memory(self) -> int:
-        """Bytes a window may keep alive: a quarter of a worker's memory limit on the device it runs on."""
-        spec = self.spec("reference").limits
+        """Bytes a window may keep alive: a quarter of the candidate's memory limit (the smaller one) on the
+        device it runs on."""
+        spec = self.spec("candidate").limits
         limit = spec.gpu_memory_bytes if self.req.device == "cuda" else spec.memory_bytes
         return (limit or WINDOW_MEMORY * 4) // 4
 

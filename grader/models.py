@@ -60,6 +60,8 @@ class GradeRequest(BaseModel):
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
     baselines: KnownBaselines | None = Field(None, description="trusted baseline timings measured earlier; "
                                              "when set, the baselines are not timed again")
+    dims: dict[str, int] = Field(default_factory=dict, description="module-level sizes of the problem to "
+                                 "override (--dims), for both workers and the sizing")
 
 
 class ProgressEvent(BaseModel):

@@ -83,15 +83,16 @@ def load_meta(path: Path) -> ProblemMeta | None:
 
 # ---------------------------------------------------------------- reading a problem without running it
 
-def module_constants(path: Path) -> dict[str, int]:
+def module_constants(path: Path, dims: dict[str, int] | None = None) -> dict[str, int]:
     """Module-level integer constants (`batch_size = 16`, `dim = 4 * 1024`), read from the AST, never run.
 
     An assignment whose right side is simple integer arithmetic over literals and earlier constants counts;
-    anything else is skipped. A later assignment overrides an earlier one, as at run time.
+    anything else is skipped. A later assignment overrides an earlier one, as at run time. With `dims`, the
+    values are those of the file as `--dims` rewrites it, so derived constants (`dim = 2 * N`) follow.
     """
     try:
-        tree = ast.parse(Path(path).read_text(), filename=str(path))
-    except (SyntaxError, OSError, UnicodeDecodeError):
+        tree = ast.parse(problem_source(path, dims), filename=str(path))
+    except (SyntaxError, OSError, UnicodeDecodeError, UsageError):
         return {}
     consts: dict[str, int] = {}
     for node in tree.body:
@@ -117,6 +118,58 @@ def module_constants(path: Path) -> dict[str, int]:
             for n in names:
                 consts.pop(n, None)
     return consts
+
+
+def problem_source(path: Path, dims: dict[str, int] | None = None) -> str:
+    """The problem's source with each module-level size named in `dims` set to its new value.
+
+    The one place where `--dims` is applied: the workers, the sizing, the roofline and the TUI all read the
+    problem through here. The value of every top-level assignment to the name is replaced in the text, so
+    constants computed from it later in the file (`dim = 2 * N`) follow, and line numbers stay as they were.
+    Raises UsageError for a name that is not one of the file's integer sizes.
+    """
+    path = Path(path)
+    text = path.read_text()
+    if not dims:
+        return text
+    known = module_constants(path)
+    unknown = [k for k in dims if k not in known]
+    if unknown:
+        raise UsageError(f"--dims: {path.name} has no size named {', '.join(unknown)}; its sizes are "
+                         + (", ".join(f"{k}={v}" for k, v in known.items()) or "none (no integer constants)"))
+    spans = []
+    for node in ast.parse(text, filename=str(path)).body:
+        target = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        hit = [t.id for t in target if isinstance(t, ast.Name) and t.id in dims]
+        if hit:
+            spans.append((node.value, int(dims[hit[0]])))
+    raw = text.encode()
+    starts = [0]
+    for line in raw.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    for value, new in sorted(spans, key=lambda s: (s[0].lineno, s[0].col_offset), reverse=True):
+        a = starts[value.lineno - 1] + value.col_offset       # ast columns are UTF-8 byte offsets
+        b = starts[value.end_lineno - 1] + value.end_col_offset
+        # A value spread over several lines keeps them, as continuations, so tracebacks point where they did.
+        raw = raw[:a] + (repr(new) + " \\\n" * (value.end_lineno - value.lineno)).encode() + raw[b:]
+    return raw.decode()
+
+
+def parse_dims(text: str) -> dict[str, int]:
+    """`batch_size=16,dim=1024` -> {'batch_size': 16, 'dim': 1024}; UsageError naming the bad part."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        try:
+            n = int(value.strip().replace("_", ""), 0)
+        except ValueError:
+            n = None
+        if not eq or not name.isidentifier() or n is None or n < 0:
+            raise UsageError(f"--dims: {part!r} is not NAME=INTEGER (e.g. --dims batch_size=16,dim=1024)")
+        out[name] = n
+    return out
 
 
 _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
@@ -222,28 +275,25 @@ def list_problems(problems_dir: str | Path | None = None, level: int | None = No
 
 # ---------------------------------------------------------------- running a reference (trusted problem files only)
 
-def load_module(path: Path, overrides: dict[str, int] | None = None):
-    """Import a problem file as a fresh module, then replace module constants (for reduced-size runs).
+def load_module(path: Path, dims: dict[str, int] | None = None, name: str | None = None):
+    """Import a problem file as a fresh module, with its sizes set by `dims` (see `problem_source`).
 
     Runs the file: use on problem files, which are trusted, never on solutions.
     """
-    import importlib.util
     import sys
+    import types
 
     path = Path(path)
-    name = f"_grader_problem_{path.stem}_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"{path}: cannot import problem")
-    mod = importlib.util.module_from_spec(spec)
+    name = name or f"_grader_problem_{path.stem}_{next(_counter)}"
+    source = problem_source(path, dims)
+    mod = types.ModuleType(name)
+    mod.__file__ = str(path)
     sys.modules[name] = mod
     try:
-        spec.loader.exec_module(mod)
+        exec(compile(source, str(path), "exec"), mod.__dict__)
     except Exception as e:
         sys.modules.pop(name, None)
         raise UsageError(f"{path}: importing the problem failed: {type(e).__name__}: {e}") from e
-    for k, v in (overrides or {}).items():
-        setattr(mod, k, v)
     return mod
 
 
@@ -264,39 +314,3 @@ def small_sizes(path: Path, meta: ProblemMeta | None = None, factor: int = 16, f
                 n = max(n - n % 8, 8)
             out[k] = n
     return out
-
-
-def describe_inputs(path: Path) -> tuple[list[str], list[str], str]:
-    """(input descriptions, init-input descriptions, note) without allocating: get_inputs runs with
-    tensors created on the meta device. The note says why shapes are unknown (e.g. get_inputs calls .cuda())."""
-    import torch
-
-    def desc(x) -> str:
-        if isinstance(x, torch.Tensor):
-            return f"{tuple(x.shape)} {str(x.dtype).removeprefix('torch.')}"
-        r = repr(x)
-        return r if len(r) <= 60 else r[:57] + "..."
-
-    try:
-        mod = load_module(path)
-    except UsageError as e:
-        return [], [], str(e)
-    ins: list[str] = []
-    inits: list[str] = []
-    note = ""
-    try:
-        inits = [desc(x) for x in mod.get_init_inputs()]
-    except Exception as e:  # noqa: BLE001 - a problem's own error, reported
-        note = f"get_init_inputs() failed: {type(e).__name__}: {e}"
-    orig_cuda = torch.Tensor.cuda
-    try:
-        # KernelBench files often end get_inputs with .cuda(): on meta tensors that is a no-op here.
-        torch.Tensor.cuda = lambda self, *a, **k: self
-        with torch.device("meta"):
-            ins = [desc(x) for x in mod.get_inputs()]
-    except Exception as e:  # noqa: BLE001
-        note = note or (f"input shapes unknown without a GPU: get_inputs() raised {type(e).__name__}: "
-                        f"{str(e).splitlines()[0][:80] if str(e) else ''}")
-    finally:
-        torch.Tensor.cuda = orig_cuda
-    return ins, inits, note

@@ -98,11 +98,13 @@ def peaks_for(device_name: str | None) -> Peaks | None:
     return None
 
 
-def work(meta: ProblemMeta | None, problem_path: str | Path) -> tuple[float | None, float | None]:
-    """(flops, min_bytes) of one forward call, from the metadata's expressions; None where unknown."""
+def work(meta: ProblemMeta | None, problem_path: str | Path,
+         dims: dict[str, int] | None = None) -> tuple[float | None, float | None]:
+    """(flops, min_bytes) of one forward call at the sizes `dims` sets, from the metadata's expressions;
+    None where unknown."""
     if meta is None:
         return None, None
-    consts = module_constants(Path(problem_path))
+    consts = module_constants(Path(problem_path), dims)
     out: list[float | None] = []
     for expr in (meta.flops, meta.min_bytes):
         if not expr:
@@ -129,11 +131,12 @@ def compute_peak(meta: ProblemMeta, peaks: Peaks) -> float:
     return peaks.compute_tflops(dtype)
 
 
-def floor_ms(meta: ProblemMeta | None, problem_path: str | Path, peaks: Peaks | None) -> float | None:
+def floor_ms(meta: ProblemMeta | None, problem_path: str | Path, peaks: Peaks | None,
+             dims: dict[str, int] | None = None) -> float | None:
     """The roofline floor in milliseconds: max(flops / compute peak, min_bytes / bandwidth)."""
     if meta is None or peaks is None:
         return None
-    flops, nbytes = work(meta, problem_path)
+    flops, nbytes = work(meta, problem_path, dims)
     if flops is None and nbytes is None:
         return None
     t = 0.0
@@ -145,7 +148,8 @@ def floor_ms(meta: ProblemMeta | None, problem_path: str | Path, peaks: Peaks | 
 
 
 def assess(meta: ProblemMeta | None, problem_path: str | Path, runtime_ms: float | None,
-           device_name: str | None) -> tuple[float | None, float | None, float | None]:
+           device_name: str | None,
+           dims: dict[str, int] | None = None) -> tuple[float | None, float | None, float | None]:
     """(achieved TFLOP/s, achieved GB/s, roofline fraction) of a measured runtime.
 
     Achieved rates need only the metadata; the fraction also needs known peaks (None on CPUs and unknown GPUs).
@@ -158,10 +162,10 @@ def assess(meta: ProblemMeta | None, problem_path: str | Path, runtime_ms: float
             meta = None
     if meta is None or not runtime_ms or runtime_ms <= 0:
         return None, None, None
-    flops, nbytes = work(meta, problem_path)
+    flops, nbytes = work(meta, problem_path, dims)
     secs = runtime_ms / 1e3
     tflops = flops / secs / 1e12 if flops is not None else None
     gbps = nbytes / secs / 1e9 if nbytes is not None else None
-    floor = floor_ms(meta, problem_path, peaks_for(device_name))
+    floor = floor_ms(meta, problem_path, peaks_for(device_name), dims)
     fraction = floor / runtime_ms if floor is not None else None
     return tflops, gbps, fraction

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import torch
 
+from grader.errors import UsageError
+from grader.problems import load_module
 from grader.protocol import write_tensor
 
 _sync = torch.cuda.synchronize
@@ -113,10 +115,9 @@ class ModelRunner:
             if msg.get("cpus") and hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, [int(c) for c in msg["cpus"]])
         try:
-            problem = _import("kg_problem", msg["problem"])
-        except Exception as e:
-            raise WorkerError("problem_error", f"{msg['problem']}: problem failed to import: "
-                                               f"{type(e).__name__}: {e}", traceback.format_exc(limit=-5))
+            problem = load_module(msg["problem"], msg.get("dims"), name="kg_problem")
+        except UsageError as e:
+            raise WorkerError("problem_error", str(e), traceback.format_exc(limit=-5))
         model_cls = problem.Model
         if role == "candidate":
             try:

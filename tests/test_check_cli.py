@@ -71,7 +71,7 @@ def test_timeout_kills_the_worker():
     proc, report = check("add_spin.py", "--timeout", "15")
     assert proc.returncode == 1
     assert report["status"] == "timeout"
-    assert "within 15s" in report["message"]
+    assert "phase's budget of 15s ran out" in report["message"], report["message"]  # compile on a slow machine
     assert "no_custom_kernel" in report["flags"]
 
 

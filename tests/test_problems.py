@@ -15,7 +15,7 @@ import torch
 
 from kgtest import FIXTURES, ROOT
 
-from grader import problems, roofline
+from grader import problems, roofline, sizing
 from grader.errors import UsageError
 from grader.models import ProblemMeta
 
@@ -219,8 +219,8 @@ KB_RELU = (FIXTURES / "kernelbench_relu.py").read_text()
 def test_describe_inputs_of_kernelbench_file_with_cuda_call(tmp_path):
     f = tmp_path / "19_ReLU.py"
     f.write_text(KB_RELU)
-    ins, inits, note = problems.describe_inputs(f)
-    assert ins == ["(16, 16384) float32"] and inits == [] and note == ""
+    size = sizing.measure(f)
+    assert size.inputs == ["(16, 16384) float32"] and size.init_inputs == [] and size.note == ""
 
 
 def test_broken_metadata_names_the_file_and_field(tmp_path):

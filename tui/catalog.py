@@ -1,13 +1,8 @@
-"""What the browser shows about problems. Listing reads files and metadata only; input shapes come from a
-child process that imports the problem with tensors on the meta device (grader.problems.describe_inputs)."""
+"""What the browser shows about problems. Listing reads files and metadata only; input shapes come from
+importing the problem with tensors on the meta device (grader.sizing), in a thread of this process."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,10 +49,14 @@ class ProblemInfo:
     def work(self) -> tuple[float | None, float | None]:
         return roofline.work(self.meta, self.path)
 
-    def floors(self) -> list[tuple[str, float]]:
-        """(GPU, floor ms) for the GPUs whose peaks are known."""
+    def floors(self, gpu_name: str | None = None) -> list[tuple[str, float]]:
+        """(GPU, floor ms): on the GPU graded on when its peaks are known, else on the H100 and H200 for
+        reference; none for a CPU problem (no CPU peaks are known)."""
+        if self.device == "cpu":
+            return []
+        here = roofline.peaks_for(gpu_name) if gpu_name else None
         out = []
-        for peaks in (roofline.H100_SXM, roofline.H200):
+        for peaks in [here] if here else (roofline.H100_SXM, roofline.H200):
             ms = roofline.floor_ms(self.meta, self.path, peaks)
             if ms is not None:
                 out.append((peaks.name, ms))
@@ -94,45 +93,28 @@ def group_by_tag(items: list[ProblemInfo]) -> dict[str, list[ProblemInfo]]:
     return dict(sorted(groups.items()))
 
 
-# ---------------------------------------------------------------- input shapes, in a child process
-
-_DESCRIBE = ("import json, sys\nfrom pathlib import Path\nfrom grader.problems import describe_inputs\n"
-             "print(json.dumps(describe_inputs(Path(sys.argv[1]))))\n")
-
+# ---------------------------------------------------------------- input shapes and sizes
 
 @dataclass
 class Inputs:
     inputs: list[str]
     init_inputs: list[str]
     note: str = ""
+    input_bytes: int | None = None
+    output_bytes: int | None = None
 
 
-_cache: dict[tuple[str, float], Inputs] = {}
-_cache_lock = threading.Lock()
+def describe_inputs(path: Path) -> Inputs:
+    """Shapes, dtypes and bytes of get_inputs() and the reference's outputs, made on the meta device in this
+    process (grader.sizing: the same figures the grader sizes a grading by, cached per file content)."""
+    from grader import sizing
+    from grader.errors import UsageError
 
-
-def describe_inputs(path: Path, timeout: float = 120) -> Inputs:
-    """Shapes and dtypes of get_inputs() (tensors made on the meta device) and get_init_inputs(); cached."""
-    path = Path(path)
-    key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep), "CUDA_VISIBLE_DEVICES": ""}
     try:
-        r = subprocess.run([sys.executable, "-c", _DESCRIBE, str(path)], capture_output=True, text=True,
-                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-        ins, inits, note = json.loads(r.stdout.strip().splitlines()[-1])
-        result = Inputs(ins, inits, note)
-    except subprocess.TimeoutExpired:
-        result = Inputs([], [], f"describing the inputs took over {timeout:.0f}s")
-    except (ValueError, IndexError, OSError) as e:
-        err = (r.stderr.strip().splitlines() or [str(e)])[-1] if "r" in locals() else str(e)
-        result = Inputs([], [], f"could not describe the inputs: {err}")
-    with _cache_lock:
-        _cache[key] = result
-    return result
+        size = sizing.measure(Path(path))
+    except (UsageError, OSError) as e:
+        return Inputs([], [], str(e))
+    return Inputs(size.inputs, size.init_inputs, size.note, size.input_bytes, size.output_bytes)
 
 
 def human(n: float | None, unit: str) -> str:

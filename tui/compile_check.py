@@ -1,6 +1,6 @@
 """Compile-only check: build a solution's inline C++/CUDA without importing or running the solution.
 
-The solution's `load_inline` calls are read from its AST (tui.compile_map); the sources are written out
+The solution's `load_inline` calls are read from its AST (grader.compile_map); the sources are written out
 as `main.cpp` / `cuda.cu` exactly as torch's load_inline writes them, and compiled with the flags it
 uses (`c++ -fsyntax-only` for C++, `nvcc -c` for CUDA, so device code goes through ptxas too). No
 Python of the solution ever runs, so this works on a machine without a GPU.
@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compile_map import Diagnostic, diagnostics, find_extensions
+from grader.compile_map import Diagnostic, diagnostics, find_extensions
 
 DEFAULT_CUDA_ARCH = "9.0"   # the H100 that grades; TORCH_CUDA_ARCH_LIST overrides
 

@@ -44,8 +44,13 @@ def test_sleep_at_import_times_out_in_the_compile_phase():
 def test_fork_bomb_is_stopped_and_nothing_survives(tmp_path):
     marker = f"kgbomb-{uuid.uuid4().hex}"
     proc, report = grade(render("fork_bomb.py", tmp_path, MARKER=marker), "--timeout", "60")
-    assert report["status"] == "resource_limit", explain(report)
-    assert "process count" in report["message"] or "host memory" in report["message"], explain(report)
+    # Every containment the grader can honestly report: the watchdog's process or memory limit; the phase
+    # budget, when a loaded machine let the bomb sleep out its budget below the limits; the fork refused
+    # inside the worker (a process limit of the kernel's), which ends forward() with its error.
+    honest = {"resource_limit": ("process count", "host memory"), "timeout": ("correctness phase's budget",),
+              "runtime_error": ("BlockingIOError", "Resource temporarily unavailable")}
+    assert report["status"] in honest, explain(report)
+    assert any(n in report["message"] for n in honest[report["status"]]), explain(report)
     assert wait_gone(marker, 20) == [], "fork bomb processes outlived the grading"
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.compile_map import diagnostics, find_extensions, parse_log
+from grader.compile_map import diagnostics, find_extensions, parse_log
 
 from tui_testlib import FIXTURES
 

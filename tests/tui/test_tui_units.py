@@ -122,4 +122,8 @@ def test_catalog_search_and_groups():
     softmax = next(p for p in cat if p.name == "cpu_softmax")
     flops, nbytes = softmax.work()
     assert flops == 5 * 256 * 2048 and nbytes == 8 * 256 * 2048
-    assert softmax.floors() and all(ms > 0 for _, ms in softmax.floors())
+    assert softmax.floors() == []  # a CPU problem: no GPU's floor applies
+    relu = next(p for p in cat if p.name == "relu")
+    assert [name for name, _ in relu.floors()] == ["H100 SXM 80GB", "H200 141GB"]  # no GPU here: both, for reference
+    assert [name for name, _ in relu.floors("NVIDIA H200")] == ["H200 141GB"]      # the GPU graded on
+    assert all(ms > 0 for _, ms in relu.floors())

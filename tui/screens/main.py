@@ -22,7 +22,7 @@ from grader.errors import UsageError
 
 from ..catalog import ProblemInfo, describe_inputs
 from ..compile_check import CompileCheck
-from ..compile_map import diagnostics
+from grader.compile_map import diagnostics
 from ..grading import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished,
                        GradeProgress, build_request, choose_device, run_grade)
 from ..starter import starter_source

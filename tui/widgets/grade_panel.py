@@ -15,7 +15,8 @@ from textual.widgets.option_list import Option
 
 from grader.models import Phase, ProgressEvent, Report
 
-from ..compile_map import Diagnostic
+from grader.compile_map import Diagnostic
+from grader.display import runtime_text, timing_detail
 
 PHASE_TITLES = {Phase.load: "start workers", Phase.compile: "compile", Phase.correctness: "correctness",
                 Phase.timing: "timing", Phase.baseline: "baselines", Phase.done: "done"}
@@ -115,9 +116,7 @@ class GradePanel(Vertical):
             self.write(f"correctness trial {ev.index}/{ev.total} {mark} {ev.message}",
                        style="" if ev.ok else "red")
         elif ev.kind == "timing":
-            err = f" ± {ev.rel_err * 100:.2f}%" if ev.rel_err is not None else ""
-            median = f"{ev.median_ms:.4g} ms" if ev.median_ms is not None else "?"
-            self.detail = f"{ev.label}: run {ev.index}, median {median}{err}"
+            self.detail = timing_detail(ev)
             frac = min((time.monotonic() - self.phase_started) / max(self.max_timing_s, 0.1), 0.95)
             if ev.phase is Phase.baseline:
                 lo, hi = (lo, (lo + hi) / 2) if ev.label == "eager" else ((lo + hi) / 2, hi)
@@ -239,8 +238,7 @@ def results_table(report: Report) -> Table:
     if report.max_abs_err is not None:
         t.add_row("max error", f"abs {report.max_abs_err:.3g}, rel {report.max_rel_err or 0:.3g}")
     if report.runtime_ms is not None:
-        sem = f"  ±{report.runtime.rel_sem * 100:.2f}%" if report.runtime else ""
-        t.add_row("runtime", f"{_ms(report.runtime_ms)}{sem}")
+        t.add_row("runtime", runtime_text(report))
         t.add_row("eager", _ms(report.baseline_ms))
         if report.baseline_compile_ms is not None:
             t.add_row("torch.compile", _ms(report.baseline_compile_ms))

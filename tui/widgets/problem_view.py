@@ -74,12 +74,16 @@ class ProblemView(Vertical):
             t.add_row("inputs", "\n".join(f"[{i}] {d}" for i, d in enumerate(ins.inputs)) or "—")
             if ins.init_inputs:
                 t.add_row("init args", ", ".join(ins.init_inputs))
+            if ins.input_bytes is not None:
+                outs = f", outputs {human(ins.output_bytes, 'B')}" if ins.output_bytes is not None else ""
+                t.add_row("size", f"inputs {human(ins.input_bytes, 'B')}{outs}")
             if ins.note:
                 t.add_row("", Text(ins.note, style="yellow"))
         flops, nbytes = p.work()
         if flops is not None or nbytes is not None:
             t.add_row("work", f"{human(flops, 'FLOP')}   min traffic {human(nbytes, 'B')}")
-            floors = p.floors()
+            gpu = getattr(self.app, "gpu", None)
+            floors = p.floors(gpu.name if gpu is not None and gpu.available else None)
             if floors:
                 t.add_row("floor", "   ".join(f"{name}: {_ms(ms)}" for name, ms in floors))
         elif p.meta is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 CPP_HEADER = ["#include <torch/extension.h>"]
 CUDA_HEADER = ["#include <torch/types.h>", "#include <cuda.h>", "#include <cuda_runtime.h>"]
@@ -349,3 +349,26 @@ def diagnostics(log: str, source: str, solution_name: str = "") -> list[Diagnost
     errors = [d for d in ds if d.severity == "error"]
     warnings = [d for d in ds if d.severity == "warning"]
     return errors + warnings
+
+
+def located_errors(log: str, solution: str | Path, limit: int = 5) -> list[str]:
+    """The compiler's first errors as `solution.py:LINE:COL: error: ...`, at the solution's own lines where
+    they map (else at the generated file's), for the CLI's message and summary."""
+    solution = Path(solution)
+    try:
+        source = solution.read_text()
+    except (OSError, UnicodeDecodeError):
+        source = ""
+    out = []
+    for d in diagnostics(log, source, solution.name):
+        if d.severity != "error":
+            continue
+        if d.editor_line:
+            where = f"{solution.name}:{d.editor_line}" + (f":{d.editor_col}" if d.editor_col else "")
+            generated = f"  ({d.file}:{d.line} as generated)" if d.file in GENERATED else ""
+        else:
+            where, generated = f"{d.file}:{d.line}" + (f":{d.col}" if d.col else ""), ""
+        out.append(f"{where}: error: {d.message}{generated}")
+        if len(out) == limit:
+            break
+    return out
