@@ -50,7 +50,7 @@ class KernelTUI(App):
     TITLE = "kernel-tui"
     SUB_TITLE = "write · check · grade kernels"
     COMMANDS = App.COMMANDS | {ProblemCommands}
-    BINDINGS = [Binding("f1", "help", "Keys", show=False)]
+    BINDINGS = [Binding("f1", "help", "Keys", priority=True, tooltip="The keys of the focused widget")]
     probe_sandboxes = True   # the Settings screen asks each sandbox backend whether it can run here
 
     def __init__(self, *, config_path: Path | None = None, settings: Settings | None = None,

@@ -47,11 +47,12 @@ class MainScreen(Screen):
         Binding("f8", "next_error", "Next error", priority=True, tooltip="Jump the editor to the next compile error"),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+o", "focus_browser", "Problems", priority=True),
-        Binding("f2", "tab('problem')", "Problem"),
-        Binding("f3", "tab('solution')", "Editor"),
-        Binding("f4", "tab('history')", "History"),
-        Binding("f6", "settings", "Settings"),
-        Binding("f7", "toggle_sidebar", "Sidebar", show=False),
+        # Function keys are the app's in every widget: TextArea would take F6/F7 as "select line"/"select all".
+        Binding("f2", "tab('problem')", "Problem", priority=True),
+        Binding("f3", "tab('solution')", "Solution", priority=True),
+        Binding("f4", "tab('history')", "History", priority=True),
+        Binding("f6", "settings", "Settings", priority=True),
+        Binding("f7", "toggle_sidebar", "Sidebar", priority=True, tooltip="Show or hide the problem browser"),
     ]
 
     def __init__(self) -> None:
@@ -452,6 +453,8 @@ class MainScreen(Screen):
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one("#sidebar")
         sidebar.display = not sidebar.display
+        if not sidebar.display and self.focused is not None and sidebar in self.focused.ancestors:
+            self.action_tab(self.query_one("#tabs", TabbedContent).active)   # focus must not stay hidden
 
     def action_settings(self) -> None:
         self.app.action_settings()
