@@ -454,7 +454,8 @@ class MainScreen(Screen):
         sidebar = self.query_one("#sidebar")
         sidebar.display = not sidebar.display
         if not sidebar.display and self.focused is not None and sidebar in self.focused.ancestors:
-            self.action_tab(self.query_one("#tabs", TabbedContent).active)   # focus must not stay hidden
+            # Focus must not stay on a hidden widget.
+            (self.editor if self.problem is not None else self.query_one("#reference")).focus()
 
     def action_settings(self) -> None:
         self.app.action_settings()
