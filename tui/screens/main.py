@@ -455,7 +455,9 @@ class MainScreen(Screen):
         sidebar.display = not sidebar.display
         if not sidebar.display and self.focused is not None and sidebar in self.focused.ancestors:
             # Focus must not stay on a hidden widget.
-            (self.editor if self.problem is not None else self.query_one("#reference")).focus()
+            pane = self.query_one("#tabs", TabbedContent).active_pane
+            target = next((w for w in pane.query("*") if w.focusable), None) if pane is not None else None
+            self.set_focus(target)
 
     def action_settings(self) -> None:
         self.app.action_settings()
