@@ -46,10 +46,38 @@ class ProblemInfo:
         return LEVEL_NAMES.get(self.level, f"Level {self.level}") if self.level is not None else "Other"
 
     def matches(self, query: str) -> bool:
-        """Every word must match the name, a tag, the level ('level1', 'l1', 'cpu') or the description."""
-        hay = " ".join([self.name, *self.tags, f"level{self.level}", f"l{self.level}", self.device,
-                        self.difficulty, self.description]).lower()
-        return all(w in hay for w in query.lower().split())
+        return self.match_score(query) is not None
+
+    def match_score(self, query: str) -> int | None:
+        """None unless every word of the query matches somewhere; higher for better places. A word scores by
+        where it matches best: the whole name, then a prefix of it, a word of it ('row' in cpu_row_sum), a tag,
+        the level or device, and last the description, so a name never ranks below a description."""
+        words = query.lower().split()
+        name = self.name.lower()
+        parts = name.split("_")
+        labels = [f"level{self.level}", f"l{self.level}", self.device, self.difficulty]
+        total = 0
+        for w in words:
+            if w == name:
+                score = 100
+            elif name.startswith(w):
+                score = 80
+            elif any(part.startswith(w) for part in parts):
+                score = 60
+            elif w in name:
+                score = 40
+            elif w in self.tags:
+                score = 30
+            elif any(t.startswith(w) for t in self.tags) or any(x.startswith(w) for x in labels):
+                score = 20
+            elif any(w in t for t in self.tags):
+                score = 10
+            elif w in self.description.lower():
+                score = 5
+            else:
+                return None
+            total += score
+        return total
 
     def work(self) -> tuple[float | None, float | None]:
         return roofline.work(self.meta, self.path)
