@@ -1,13 +1,8 @@
-"""What the browser shows about problems. Listing reads files and metadata only; input shapes come from a
-child process that imports the problem with tensors on the meta device (grader.problems.describe_inputs)."""
+"""What the browser shows about problems. Listing reads files and metadata only; input shapes come from
+tui.describer's child process."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,47 +115,6 @@ def group_by_tag(items: list[ProblemInfo]) -> dict[str, list[ProblemInfo]]:
         for t in p.tags or ["untagged"]:
             groups.setdefault(t, []).append(p)
     return dict(sorted(groups.items()))
-
-
-# ---------------------------------------------------------------- input shapes, in a child process
-
-_DESCRIBE = ("import json, sys\nfrom pathlib import Path\nfrom grader.problems import describe_inputs\n"
-             "print(json.dumps(describe_inputs(Path(sys.argv[1]))))\n")
-
-
-@dataclass
-class Inputs:
-    inputs: list[str]
-    init_inputs: list[str]
-    note: str = ""
-
-
-_cache: dict[tuple[str, float], Inputs] = {}
-_cache_lock = threading.Lock()
-
-
-def describe_inputs(path: Path, timeout: float = 120) -> Inputs:
-    """Shapes and dtypes of get_inputs() (tensors made on the meta device) and get_init_inputs(); cached."""
-    path = Path(path)
-    key = (str(path), path.stat().st_mtime if path.exists() else 0.0)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(
-        os.pathsep), "CUDA_VISIBLE_DEVICES": ""}
-    try:
-        r = subprocess.run([sys.executable, "-c", _DESCRIBE, str(path)], capture_output=True, text=True,
-                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-        ins, inits, note = json.loads(r.stdout.strip().splitlines()[-1])
-        result = Inputs(ins, inits, note)
-    except subprocess.TimeoutExpired:
-        result = Inputs([], [], f"describing the inputs took over {timeout:.0f}s")
-    except (ValueError, IndexError, OSError) as e:
-        err = (r.stderr.strip().splitlines() or [str(e)])[-1] if "r" in locals() else str(e)
-        result = Inputs([], [], f"could not describe the inputs: {err}")
-    with _cache_lock:
-        _cache[key] = result
-    return result
 
 
 def human(n: float | None, unit: str) -> str:

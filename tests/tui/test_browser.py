@@ -122,13 +122,13 @@ def _walk(node):
 
 
 async def test_shapes_are_cached_per_file_content(make_app, tmp_path):
-    from tui import shapes
+    from tui import describer
 
     problem = tmp_path / "p.py"
     problem.write_text("import torch\nN = 64\nclass Model(torch.nn.Module):\n    def forward(self, x):\n"
                        "        return x\ndef get_inputs():\n    return [torch.randn(N, 8)]\n"
                        "def get_init_inputs():\n    return []\n")
-    d = shapes.Describer()
+    d = describer.Describer()
     try:
         first = d.describe(problem)
         assert first.inputs == ["(64, 8) float32"] and first.input_bytes == 64 * 8 * 4

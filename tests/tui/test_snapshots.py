@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from grader.models import Report, Status, TimingStats
-from tui.grading import GradeFinished
+from tui.messages import GradeFinished
 from tui.workspace import Attempt, History, Workspace
 from tui_testlib import FIXTURES, wait_for
 

@@ -17,14 +17,16 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, TextArea
+from textual.worker import get_current_worker
 
 from grader.errors import UsageError
 
-from ..catalog import ProblemInfo, describe_inputs
+from ..catalog import ProblemInfo
 from ..compile_check import CompileCheck
 from ..compile_map import diagnostics
-from ..grading import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished,
-                       GradeProgress, build_request, choose_device, run_grade)
+from ..grading import build_request, choose_device, run_grade
+from ..messages import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished, GradeProgress,
+                        InputsDescribed)
 from ..starter import starter_source
 from ..workspace import Attempt
 from ..widgets.browser import ProblemBrowser
@@ -155,13 +157,22 @@ class MainScreen(Screen):
         self.open_problem(event.problem)
 
     def preview(self, problem: ProblemInfo) -> None:
-        self.query_one(ProblemView).show(problem)
-        self.load_inputs(problem)
+        inputs = self.app.describer.cached(problem.path)
+        self.query_one(ProblemView).show(problem, inputs)
+        if inputs is None:
+            self.load_inputs(problem)
 
     @work(thread=True, exclusive=True, group="describe", exit_on_error=False)
     def load_inputs(self, problem: ProblemInfo) -> None:
-        inputs = describe_inputs(problem.path)
-        self.app.call_from_thread(self.query_one(ProblemView).set_inputs, problem, inputs)
+        worker = get_current_worker()
+        # A newer preview cancels this worker: its question is then skipped, not queued behind the others.
+        inputs = self.app.describer.describe(problem.path, wanted=lambda: not worker.is_cancelled)
+        if inputs is not None:
+            self.post_message(InputsDescribed(problem, inputs))
+
+    @on(InputsDescribed)
+    def _described(self, message: InputsDescribed) -> None:
+        self.query_one(ProblemView).set_inputs(message.problem, message.inputs)
 
     def open_problem(self, problem: ProblemInfo, tab: str = "solution") -> None:
         self.save_now()

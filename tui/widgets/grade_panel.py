@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 from grader.models import Phase, ProgressEvent, Report
 
 from ..compile_map import Diagnostic
+from .plain import plain_text
 
 PHASE_TITLES = {Phase.load: "start workers", Phase.compile: "compile", Phase.correctness: "correctness",
                 Phase.timing: "timing", Phase.baseline: "baselines", Phase.done: "done"}
@@ -193,15 +194,7 @@ class GradePanel(Vertical):
 
     def summary_text(self, width: int = 100) -> str:
         """The phase line and the results as plain text (tests, headless runs)."""
-        import io
-
-        from rich.console import Console
-
-        console = Console(file=io.StringIO(), width=width, color_system=None, record=True)
-        for r in (self._phase_r, self._results_r):
-            if r:
-                console.print(r)
-        return console.export_text()
+        return plain_text(self._phase_r, self._results_r, width=width)
 
     def _render_phase(self) -> None:
         if not self.running:
