@@ -16,7 +16,14 @@ class GradeProgress(Message):
         self.event = event
 
 
-class GradeFinished(Message):
+class GradeEnded(Message):
+    """A grading ended; the worker sets the problem and the attempt number it announced at the start."""
+
+    problem: ProblemInfo | None = None
+    number: int = 0
+
+
+class GradeFinished(GradeEnded):
     def __init__(self, report: Report, source: str, solution_name: str) -> None:
         super().__init__()
         self.report = report
@@ -24,7 +31,7 @@ class GradeFinished(Message):
         self.solution_name = solution_name
 
 
-class GradeFailed(Message):
+class GradeFailed(GradeEnded):
     """grade() refused the request (UsageError) or broke; `text` says why."""
 
     def __init__(self, text: str, source: str) -> None:
@@ -33,7 +40,7 @@ class GradeFailed(Message):
         self.source = source
 
 
-class GradeCancelled(Message):
+class GradeCancelled(GradeEnded):
     def __init__(self, source: str) -> None:
         super().__init__()
         self.source = source

@@ -1,0 +1,157 @@
+"""The grading panel belongs to the problem and attempt it shows: errors and F8 never cross to another problem,
+the log is grouped per run under a heading, and the Report's newer fields are shown."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from grader.models import PrecisionAudit, Report, Status, TimingStats
+from tui.messages import GradeFinished
+from tui_testlib import FIXTURES, wait_for
+
+SIZE = (160, 48)
+GRADE_TIMEOUT = 900
+
+
+async def _open(pilot, app, name):
+    await wait_for(pilot, lambda: app.main.is_mounted, 10, "the main screen")
+    app.open_problem(name)
+    await wait_for(pilot, lambda: app.main.problem is not None and app.main.problem.name == name, 20, f"{name} to open")
+    await pilot.pause()
+
+
+async def _paste(pilot, app, fixture):
+    ed = app.main.editor
+    ed.replace((FIXTURES / fixture).read_text(), (0, 0), ed.document.end)
+    await pilot.pause()
+
+
+def _log(app) -> list[str]:
+    return [line.text for line in app.main.panel.query_one("#log").lines]
+
+
+async def test_compile_errors_and_f8_stay_with_their_problem(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(pilot, app, "cpu_hardswish")
+        main = app.main
+        await _paste(pilot, app, "python_syntax_error.py")
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: main.busy is None and main.panel.diagnostics, 60, "the check's error")
+        assert main.panel.diagnostics[0].editor_line == 20
+
+        await _open(pilot, app, "relu")                           # a CUDA problem: "no gpu" on this machine
+        assert main.panel.diagnostics == []
+        assert not main.query_one("#errors").display
+        assert "line 20" not in main.panel.summary_text()
+        assert "relu" in str(main.panel.border_title) and "cpu_hardswish" not in str(main.panel.border_title)
+        await pilot.press("f8")
+        assert main.editor.cursor_location == (0, 0)              # nothing to jump to in relu.py
+
+        await _open(pilot, app, "cpu_hardswish")                  # back: its errors are back, F8 works again
+        assert [d.editor_line for d in main.panel.diagnostics] == [20]
+        assert "DOES NOT COMPILE" in main.panel.summary_text()
+        await pilot.press("f8")
+        assert main.editor.cursor_location[0] == 19
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+async def test_a_grading_that_ends_after_another_problem_opened_stays_with_its_own(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(pilot, app, "cpu_hardswish")
+        main = app.main
+        await _paste(pilot, app, "python_syntax_error.py")
+        await pilot.press("ctrl+r")
+        assert main.busy == "grading"
+        await _open(pilot, app, "cpu_softmax")
+        assert "cpu_hardswish" in str(main.panel.border_title)     # the live run still shows whose it is
+        await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
+        assert app.workspace.load_history("cpu_hardswish").attempts[0].status == "compile_error"
+        # cpu_softmax is open: the verdict and the errors of cpu_hardswish are not on its panel.
+        assert main.panel.diagnostics == []
+        assert "COMPILE ERROR" not in main.panel.summary_text()
+        assert "cpu_softmax" in str(main.panel.border_title)
+        await pilot.press("f8")
+        assert main.editor.cursor_location == (0, 0)
+
+        await _open(pilot, app, "cpu_hardswish")
+        assert "COMPILE ERROR" in main.panel.summary_text()
+        assert "#1" in str(main.panel.border_title)
+        assert [d.editor_line for d in main.panel.diagnostics if d.editor_line] == [20]
+        await pilot.press("f8")
+        assert main.editor.cursor_location[0] == 19
+
+
+HEADING = re.compile(r"^── (?P<problem>\w+) · (?P<what>attempt #\d+|compile check) · started \d\d:\d\d:\d\d ──")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+async def test_the_log_groups_lines_per_run_under_a_heading(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.main
+        for name in ("cpu_hardswish", "cpu_softmax"):
+            await _open(pilot, app, name)
+            await _paste(pilot, app, "python_syntax_error.py")
+            await pilot.press("ctrl+t")
+            await wait_for(pilot, lambda: main.busy is None and main.panel.diagnostics, 60, "the check")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
+        await pilot.pause()
+        lines = _log(app)
+        heads = [(i, HEADING.match(line)) for i, line in enumerate(lines) if HEADING.match(line)]
+        assert [(m["problem"], m["what"]) for _, m in heads] == [
+            ("cpu_hardswish", "compile check"), ("cpu_softmax", "compile check"), ("cpu_softmax", "attempt #1")], lines
+        assert heads[0][0] == 0                                      # nothing ungrouped before the first run
+        for (i, _), nxt in zip(heads, [h[0] for h in heads[1:]] + [len(lines)]):
+            body = lines[i + 1:nxt]
+            assert body, lines
+            stamps = [float(m[1]) for m in (re.match(r"^\s*(\d+\.\d)s ", line) for line in body) if m]
+            assert stamps and stamps == sorted(stamps), body          # times count from the group's own start
+        assert any("verdict: compile_error" in line for line in lines[heads[2][0]:])
+
+
+def _report(**over) -> Report:
+    stats = dict(clock="host", runs=100, std_ms=0.01, min_ms=0.9, max_ms=1.2, rel_sem=0.004, stopped_by="rel_err",
+                 wall_median_ms=1.0, l2_flushed=False)
+    base = dict(status=Status.passed, message="correct on 2 trials; 1.85x vs eager", problem="cpu_softmax",
+                solution="solution.py", device="cpu", sandbox="local", speedup=1.85, speedup_trusted=True,
+                runtime_ms=0.98, runtime=TimingStats(median_ms=1.0, mean_ms=1.0, **stats), baseline_ms=1.85,
+                max_abs_err=2.4e-8, max_rel_err=1.1e-6, duration_s=21.5)
+    base.update(over)
+    return Report(**base)
+
+
+async def test_results_show_cache_precision_basis_and_dims(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(pilot, app, "cpu_softmax")
+        main = app.main
+        report = _report(compile_cached=True, speedup_basis="median of CUDA events",
+                         precision=PrecisionAudit(candidate_err=3.1e-3, eager_err=2.0e-7, flagged=True,
+                                                  note="looks like float16 arithmetic"),
+                         dims={"batch_size": 64, "dim": 512})
+        msg = GradeFinished(report, main.editor.text, "solution.py")
+        msg.problem = main.problem
+        main.post_message(msg)
+        await wait_for(pilot, lambda: main.panel.last_status == "passed", 10, "the result")
+        text = main.panel.summary_text(width=200)
+        assert "cached" in text
+        assert "0.98 ms" in text and "median of CUDA events" in text
+        assert re.search(r"precision\s+.*candidate 0\.0031.*eager 2e-07", text), text
+        assert "lower precision than asked" in text and "float16" in text
+        assert "batch_size=64" in text and "dim=512" in text
+        assert any("compile: from the cache" in line for line in _log(app))
+
+        # Unset fields add no rows.
+        msg = GradeFinished(_report(), main.editor.text, "solution.py")
+        msg.problem = main.problem
+        main.post_message(msg)
+        await pilot.pause(0.3)
+        text = main.panel.summary_text(width=200)
+        assert "precision" not in text and "dims" not in text and "cached" not in text
