@@ -68,7 +68,8 @@ async def test_a_grading_that_ends_after_another_problem_opened_stays_with_its_o
         await pilot.press("ctrl+r")
         assert main.busy == "grading"
         await _open(pilot, app, "cpu_softmax")
-        assert "cpu_hardswish" in str(main.panel.border_title)     # the live run still shows whose it is
+        if main.busy:                                              # (a syntax error can be graded that fast)
+            assert "cpu_hardswish" in str(main.panel.border_title)  # the live run still shows whose it is
         await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
         assert app.workspace.load_history("cpu_hardswish").attempts[0].status == "compile_error"
         # cpu_softmax is open: the verdict and the errors of cpu_hardswish are not on its panel.
@@ -86,7 +87,7 @@ async def test_a_grading_that_ends_after_another_problem_opened_stays_with_its_o
         assert main.editor.cursor_location[0] == 19
 
 
-HEADING = re.compile(r"^── (?P<problem>\w+) · (?P<what>attempt #\d+|compile check) · started \d\d:\d\d:\d\d ──")
+HEADING = re.compile(r"── (?P<problem>\w+) · (?P<what>attempt #\d+|compile check) · started \d\d:\d\d:\d\d ──")
 
 
 @pytest.mark.slow
@@ -103,17 +104,16 @@ async def test_the_log_groups_lines_per_run_under_a_heading(make_app):
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
         await pilot.pause()
-        lines = _log(app)
-        heads = [(i, HEADING.match(line)) for i, line in enumerate(lines) if HEADING.match(line)]
-        assert [(m["problem"], m["what"]) for _, m in heads] == [
-            ("cpu_hardswish", "compile check"), ("cpu_softmax", "compile check"), ("cpu_softmax", "attempt #1")], lines
-        assert heads[0][0] == 0                                      # nothing ungrouped before the first run
-        for (i, _), nxt in zip(heads, [h[0] for h in heads[1:]] + [len(lines)]):
-            body = lines[i + 1:nxt]
-            assert body, lines
-            stamps = [float(m[1]) for m in (re.match(r"^\s*(\d+\.\d)s ", line) for line in body) if m]
-            assert stamps and stamps == sorted(stamps), body          # times count from the group's own start
-        assert any("verdict: compile_error" in line for line in lines[heads[2][0]:])
+        log = " ".join(" ".join(_log(app)).split())                 # the log wraps lines at spaces: undo that
+        heads = list(HEADING.finditer(log))
+        assert [(m["problem"], m["what"]) for m in heads] == [
+            ("cpu_hardswish", "compile check"), ("cpu_softmax", "compile check"), ("cpu_softmax", "attempt #1")], log
+        assert heads[0].start() == 0                                 # nothing ungrouped before the first run
+        for m, end in zip(heads, [h.start() for h in heads[1:]] + [len(log)]):
+            body = log[m.end():end]
+            stamps = [float(x) for x in re.findall(r"(?:^| )(\d+\.\d)s ", body)]
+            assert stamps and stamps[0] < 60 and stamps == sorted(stamps), body  # from the group's own start
+        assert "verdict: compile_error" in log[heads[2].end():]
 
 
 def _report(**over) -> Report:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from grader.models import Report, Status, TimingStats
+from grader.models import PrecisionAudit, Report, Status, TimingStats
 from tui.messages import GradeFinished
 from tui.workspace import Attempt, History, Workspace
 from tui_testlib import FIXTURES, wait_for
@@ -81,7 +81,9 @@ def test_results_panel_after_a_grading(snap_compare, make_app, tmp_path):
     report = Report(status=Status.passed, message="correct on 2 trials; 1.85x vs eager (1 ms vs 1.85 ms)",
                     problem="cpu_softmax", solution="solution.py", device="cpu", sandbox="local", speedup=1.85,
                     speedup_trusted=True, runtime_ms=1.0, runtime=TimingStats(median_ms=1.0, mean_ms=1.0, **stats),
-                    baseline_ms=1.85, max_abs_err=2.4e-8, max_rel_err=1.1e-6, duration_s=21.5)
+                    baseline_ms=1.85, max_abs_err=2.4e-8, max_rel_err=1.1e-6, duration_s=21.5,
+                    compile_cached=True, speedup_basis="median of the host clock over 100 runs",
+                    precision=PrecisionAudit(candidate_err=1.2e-7, eager_err=9.0e-8), dims={"batch_size": 64})
 
     async def run_before(pilot):
         await _open(pilot)
