@@ -12,21 +12,13 @@ from textual.binding import Binding
 from tui.app import KernelTUI
 from tui.screens.main import MainScreen
 from tui.screens.settings import SettingsScreen
-from tui_testlib import wait_for
+from tui_testlib import app_on, wait_for
 
-SIZE = (160, 48)
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tui.md"
 # Keys of the app and the main screen that must reach them whatever has focus.
 APP_KEYS = {"f6": "settings", "f7": "toggle_sidebar", "f2": "tab('problem')", "f3": "tab('solution')",
             "f4": "tab('history')", "f8": "next_error", "ctrl+r": "submit", "ctrl+t": "check", "ctrl+g": "cancel",
             "ctrl+s": "save", "ctrl+o": "focus_browser", "f1": "help"}
-
-
-async def _opened(pilot, app, name="cpu_softmax"):
-    await wait_for(pilot, lambda: app.main.is_mounted, 10, "the main screen")
-    app.open_problem(name)
-    await wait_for(pilot, lambda: app.main.problem is not None, 20, "the problem to open")
-    await pilot.pause()
 
 
 def _focusables(main: MainScreen) -> list[str]:
@@ -45,10 +37,7 @@ async def _focus(pilot, main: MainScreen, selector: str) -> None:
 
 
 async def test_settings_and_sidebar_keys_work_from_every_widget(make_app):
-    app = make_app()
-    app.probe_sandboxes = False
-    async with app.run_test(size=SIZE) as pilot:
-        await _opened(pilot, app)
+    async with app_on(make_app, "cpu_softmax") as (app, pilot):
         main = app.main
         for selector in _focusables(main):
             await _focus(pilot, main, selector)
@@ -68,10 +57,7 @@ async def test_settings_and_sidebar_keys_work_from_every_widget(make_app):
 
 
 async def test_footer_and_help_show_the_app_keys_in_the_editor(make_app):
-    app = make_app()
-    app.probe_sandboxes = False
-    async with app.run_test(size=SIZE) as pilot:
-        await _opened(pilot, app)
+    async with app_on(make_app, "cpu_softmax") as (app, pilot):
         main = app.main
         assert main.editor.has_focus
         active = main.active_bindings

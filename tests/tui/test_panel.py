@@ -8,24 +8,9 @@ import re
 import pytest
 
 from grader.models import PrecisionAudit, Report, Status, TimingStats
-from tui.messages import GradeFinished
-from tui_testlib import FIXTURES, wait_for
+from tui_testlib import app_on, open_problem, paste_fixture, post_finished, wait_for
 
-SIZE = (160, 48)
 GRADE_TIMEOUT = 900
-
-
-async def _open(pilot, app, name):
-    await wait_for(pilot, lambda: app.main.is_mounted, 10, "the main screen")
-    app.open_problem(name)
-    await wait_for(pilot, lambda: app.main.problem is not None and app.main.problem.name == name, 20, f"{name} to open")
-    await pilot.pause()
-
-
-async def _paste(pilot, app, fixture):
-    ed = app.main.editor
-    ed.replace((FIXTURES / fixture).read_text(), (0, 0), ed.document.end)
-    await pilot.pause()
 
 
 def _log(app) -> list[str]:
@@ -33,16 +18,13 @@ def _log(app) -> list[str]:
 
 
 async def test_compile_errors_and_f8_stay_with_their_problem(make_app):
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await _open(pilot, app, "cpu_hardswish")
+    async with app_on(make_app, "cpu_hardswish", fixture="python_syntax_error.py") as (app, pilot):
         main = app.main
-        await _paste(pilot, app, "python_syntax_error.py")
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: main.busy is None and main.panel.diagnostics, 60, "the check's error")
         assert main.panel.diagnostics[0].editor_line == 20
 
-        await _open(pilot, app, "relu")                           # a CUDA problem: "no gpu" on this machine
+        await open_problem(pilot, app, "relu")                           # a CUDA problem: "no gpu" on this machine
         assert main.panel.diagnostics == []
         assert not main.query_one("#errors").display
         assert "line 20" not in main.panel.summary_text()
@@ -50,7 +32,7 @@ async def test_compile_errors_and_f8_stay_with_their_problem(make_app):
         await pilot.press("f8")
         assert main.editor.cursor_location == (0, 0)              # nothing to jump to in relu.py
 
-        await _open(pilot, app, "cpu_hardswish")                  # back: its errors are back, F8 works again
+        await open_problem(pilot, app, "cpu_hardswish")                  # back: its errors are back, F8 works again
         assert [d.editor_line for d in main.panel.diagnostics] == [20]
         assert "DOES NOT COMPILE" in main.panel.summary_text()
         await pilot.press("f8")
@@ -60,14 +42,11 @@ async def test_compile_errors_and_f8_stay_with_their_problem(make_app):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 async def test_a_grading_that_ends_after_another_problem_opened_stays_with_its_own(make_app):
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await _open(pilot, app, "cpu_hardswish")
+    async with app_on(make_app, "cpu_hardswish", fixture="python_syntax_error.py") as (app, pilot):
         main = app.main
-        await _paste(pilot, app, "python_syntax_error.py")
         await pilot.press("ctrl+r")
         assert main.busy == "grading"
-        await _open(pilot, app, "cpu_softmax")
+        await open_problem(pilot, app, "cpu_softmax")
         if main.busy:                                              # (a syntax error can be graded that fast)
             assert "cpu_hardswish" in str(main.panel.border_title)  # the live run still shows whose it is
         await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
@@ -79,7 +58,7 @@ async def test_a_grading_that_ends_after_another_problem_opened_stays_with_its_o
         await pilot.press("f8")
         assert main.editor.cursor_location == (0, 0)
 
-        await _open(pilot, app, "cpu_hardswish")
+        await open_problem(pilot, app, "cpu_hardswish")
         assert "COMPILE ERROR" in main.panel.summary_text()
         assert "#1" in str(main.panel.border_title)
         assert [d.editor_line for d in main.panel.diagnostics if d.editor_line] == [20]
@@ -93,12 +72,11 @@ HEADING = re.compile(r"── (?P<problem>\w+) · (?P<what>attempt #\d+|compile 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 async def test_the_log_groups_lines_per_run_under_a_heading(make_app):
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app_on(make_app, "cpu_hardswish") as (app, pilot):
         main = app.main
         for name in ("cpu_hardswish", "cpu_softmax"):
-            await _open(pilot, app, name)
-            await _paste(pilot, app, "python_syntax_error.py")
+            await open_problem(pilot, app, name)
+            await paste_fixture(pilot, app, "python_syntax_error.py")
             await pilot.press("ctrl+t")
             await wait_for(pilot, lambda: main.busy is None and main.panel.diagnostics, 60, "the check")
         await pilot.press("ctrl+r")
@@ -128,17 +106,13 @@ def _report(**over) -> Report:
 
 
 async def test_results_show_cache_precision_basis_and_dims(make_app):
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await _open(pilot, app, "cpu_softmax")
+    async with app_on(make_app, "cpu_softmax") as (app, pilot):
         main = app.main
         report = _report(compile_cached=True, speedup_basis="median of CUDA events",
                          precision=PrecisionAudit(candidate_err=3.1e-3, eager_err=2.0e-7, flagged=True,
                                                   note="looks like float16 arithmetic"),
                          dims={"batch_size": 64, "dim": 512})
-        msg = GradeFinished(report, main.editor.text, "solution.py")
-        msg.problem = main.problem
-        main.post_message(msg)
+        post_finished(app, report, main.editor.text)
         await wait_for(pilot, lambda: main.panel.last_status == "passed", 10, "the result")
         text = main.panel.summary_text(width=200)
         assert "cached" in text
@@ -149,9 +123,7 @@ async def test_results_show_cache_precision_basis_and_dims(make_app):
         assert any("compile: from the cache" in line for line in _log(app))
 
         # Unset fields add no rows.
-        msg = GradeFinished(_report(), main.editor.text, "solution.py")
-        msg.problem = main.problem
-        main.post_message(msg)
+        post_finished(app, _report(), main.editor.text)
         await pilot.pause(0.3)
         text = main.panel.summary_text(width=200)
         assert "precision" not in text and "dims" not in text and "cached" not in text

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from grader.models import PrecisionAudit, Report, Status, TimingStats
-from tui.messages import GradeFinished
 from tui.workspace import Attempt, History, Workspace
-from tui_testlib import FIXTURES, wait_for
+from tui_testlib import FIXTURES, open_problem, post_finished, wait_for
 
 SIZE = (140, 40)
 
@@ -37,18 +36,8 @@ def _app(make_app):
 
 
 async def _open(pilot, name="cpu_softmax"):
-    await wait_for(pilot, lambda: pilot.app.main.is_mounted, 10, "the main screen")
-    await pilot.pause()
-    pilot.app.open_problem(name)
-    await wait_for(pilot, lambda: pilot.app.main.problem is not None, 20, "problem open")
+    await open_problem(pilot, pilot.app, name)
     await pilot.pause(0.3)
-
-
-def _post_finished(pilot, report: Report, source: str) -> None:
-    """Hand the main screen a finished grading of `source`, as its grading worker would."""
-    msg = GradeFinished(report, source, "solution.py")
-    msg.problem = pilot.app.main.problem
-    pilot.app.main.post_message(msg)
 
 
 def test_start_screen(snap_compare, make_app):
@@ -87,7 +76,7 @@ def test_results_panel_after_a_grading(snap_compare, make_app, tmp_path):
 
     async def run_before(pilot):
         await _open(pilot)
-        _post_finished(pilot, report, pilot.app.main.editor.text)
+        post_finished(pilot.app, report, pilot.app.main.editor.text)
         await pilot.pause(0.3)
 
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
@@ -105,7 +94,7 @@ def test_compile_error_list(snap_compare, make_app, tmp_path):
 
     async def run_before(pilot):
         await _open(pilot)
-        _post_finished(pilot, report, src)
+        post_finished(pilot.app, report, src)
         main = pilot.app.main
         # Wait on state, not on the clock: a loaded CI machine needs longer than a fixed pause.
         await wait_for(pilot, lambda: any(d.editor_line for d in main.panel.diagnostics), 20, "the error list")
