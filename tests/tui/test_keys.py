@@ -57,7 +57,7 @@ async def test_settings_and_sidebar_keys_work_from_every_widget(make_app):
 
 
 async def test_footer_and_help_show_the_app_keys_in_the_editor(make_app):
-    async with app_on(make_app, "cpu_softmax") as (app, pilot):
+    async with app_on(make_app, "cpu_softmax", size=(140, 45)) as (app, pilot):
         main = app.main
         assert main.editor.has_focus
         active = main.active_bindings
@@ -66,8 +66,13 @@ async def test_footer_and_help_show_the_app_keys_in_the_editor(make_app):
             assert active[key].binding.action == action, f"{key} does {active[key].binding.action} in the editor"
         shown = {k for k, b in active.items() if b.binding.show}
         assert {"f6", "f7", "f8", "ctrl+r", "ctrl+t", "ctrl+g"} <= shown, shown
-        footer_keys = {item.key for item in main.query("FooterKey")}
-        assert {"f6", "f7"} <= footer_keys, footer_keys
+        for tab, widget in (("solution", "#editor"), ("history", "#attempts"), ("problem", "#problem-tree")):
+            main.query_one("#tabs").active = tab
+            main.query_one(widget).focus()
+            await pilot.pause()
+            assert _footer_keys(main, 140) >= {"ctrl+r", "ctrl+t", "ctrl+g", "f8", "ctrl+s", "ctrl+o", "f2", "f3",
+                                               "f4", "f6", "f7", "f1"}, f"app keys missing from the footer at {widget}"
+        main.editor.focus()
 
         await pilot.press("f1")
         await wait_for(pilot, lambda: bool(main.query("KeyPanel")), 5, "the F1 help panel")
@@ -78,6 +83,13 @@ async def test_footer_and_help_show_the_app_keys_in_the_editor(make_app):
                 assert b.description in help_text, f"F1 help lacks {b.key} {b.description}"
         await pilot.press("f1")
         await wait_for(pilot, lambda: not main.query("KeyPanel"), 5, "the help panel to close")
+
+
+def _footer_keys(main, width: int) -> set[str]:
+    """Keys whose footer entry is drawn whole within `width` columns and left of the palette key."""
+    items = list(main.query("FooterKey"))
+    right = min([width] + [k.region.x for k in items if k.key == "ctrl+p"])
+    return {k.key for k in items if k.key != "ctrl+p" and k.region.width and k.region.right <= right}
 
 
 def _render(table) -> str:

@@ -37,22 +37,23 @@ from ..widgets.problem_view import ProblemView
 from .diff import DiffScreen
 
 SNAPSHOT_NAME = "solution.py"   # what the grader sees; a unique folder per submission
+TABS = Binding.Group("Tabs", compact=True)   # one footer entry for F2/F3/F4, so all the app keys fit in 140 columns
 
 
 class MainScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         Binding("ctrl+r", "submit", "Submit", priority=True, tooltip="Grade the editor's solution"),
-        Binding("ctrl+t", "check", "Compile check", priority=True,
+        Binding("ctrl+t", "check", "Check", priority=True,
                 tooltip="Compile the inline C++/CUDA without running anything (works without a GPU)"),
         Binding("ctrl+g", "cancel", "Cancel", priority=True, tooltip="Stop the grading or check"),
         Binding("f8", "next_error", "Next error", priority=True, tooltip="Jump the editor to the next compile error"),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+o", "focus_browser", "Problems", priority=True),
         # Function keys are the app's in every widget: TextArea would take F6/F7 as "select line"/"select all".
-        Binding("f2", "tab('problem')", "Problem", priority=True),
-        Binding("f3", "tab('solution')", "Solution", priority=True),
-        Binding("f4", "tab('history')", "History", priority=True),
+        Binding("f2", "tab('problem')", "Problem", priority=True, group=TABS),
+        Binding("f3", "tab('solution')", "Solution", priority=True, group=TABS),
+        Binding("f4", "tab('history')", "History", priority=True, group=TABS),
         Binding("f6", "settings", "Settings", priority=True),
         Binding("f7", "toggle_sidebar", "Sidebar", priority=True, tooltip="Show or hide the problem browser"),
     ]
@@ -88,7 +89,7 @@ class MainScreen(Screen):
                 with TabPane("History", id="history"):
                     yield HistoryView(id="history-view")
         yield Static("", id="status-bar")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(2.0, self._autosave_tick)

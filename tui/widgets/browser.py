@@ -22,7 +22,7 @@ class SearchBox(Input):
 
 
 class ProblemTree(Tree[ProblemInfo]):
-    BINDINGS = [Binding("g", "toggle_grouping", "Group by level/tag")]
+    BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Group by level or by tag")]
 
     def action_toggle_grouping(self) -> None:
         browser = self.query_ancestor(ProblemBrowser)
