@@ -113,6 +113,7 @@ async def test_browsing_fast_runs_one_describer_and_caches_per_file(make_app, tm
         assert view.problem.name == leaves[0]
         await wait_for(pilot, lambda: view.inputs is not None, 180, "cached shapes")
         assert "working out" not in view.info_text()
+    assert not _describers()                                        # quitting stops the describer
 
 
 def _walk(node):
