@@ -320,7 +320,8 @@ class MainScreen(Screen):
                 diags = [d for d in diags if d.editor_line]
         self._set_diagnostics(diags, problem)
         attempt = self._record(problem, message.number, lambda n: Attempt.from_report(n, report, message.source))
-        if not any(d.editor_line for d in diags):   # else the error's own notice says it all
+        open_here = self.problem is not None and self.problem.name == problem.name
+        if not (open_here and any(d.editor_line for d in diags)):   # else the error's own notice says it all
             style = "information" if report.passed else "warning"
             self.notify(f"#{attempt.number}: {report.message[:200]}", title=f"{problem.name}: {report.status.value}",
                         severity=style, timeout=6)
