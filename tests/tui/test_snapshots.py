@@ -37,6 +37,7 @@ def _app(make_app):
 
 async def _open(pilot, name="cpu_softmax"):
     await open_problem(pilot, pilot.app, name)
+    pilot.app.main.editor.cursor_blink = False   # the focused editor's cursor would blink into the picture
     await pilot.pause(0.3)
 
 
@@ -101,7 +102,6 @@ def test_compile_error_list(snap_compare, make_app, tmp_path):
         line = next(d.editor_line for d in main.panel.diagnostics if d.editor_line)
         await pilot.press("f8")
         await wait_for(pilot, lambda: main.editor.cursor_location[0] == line - 1, 20, "the jump to the error")
-        main.editor.cursor_blink = False  # the focused editor's cursor would otherwise blink into the picture
         await pilot.pause()
 
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
