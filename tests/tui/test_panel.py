@@ -42,28 +42,28 @@ async def test_compile_errors_and_f8_stay_with_their_problem(make_app):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 async def test_a_grading_that_ends_after_another_problem_opened_stays_with_its_own(make_app):
-    async with app_on(make_app, "cpu_hardswish", fixture="python_syntax_error.py") as (app, pilot):
+    # A C++ compile error: the grading compiles for a while, long enough to open another problem meanwhile.
+    async with app_on(make_app, "cpu_softmax", fixture="softmax_compile_error.py") as (app, pilot):
         main = app.main
         await pilot.press("ctrl+r")
         assert main.busy == "grading"
-        await open_problem(pilot, app, "cpu_softmax")
-        if main.busy:                                              # (a syntax error can be graded that fast)
-            assert "cpu_hardswish" in str(main.panel.border_title)  # the live run still shows whose it is
+        await open_problem(pilot, app, "cpu_hardswish")
+        assert main.busy and "cpu_softmax · attempt #1" in str(main.panel.border_title)   # whose live run it is
         await wait_for(pilot, lambda: main.busy is None, GRADE_TIMEOUT, "the verdict")
-        assert app.workspace.load_history("cpu_hardswish").attempts[0].status == "compile_error"
-        # cpu_softmax is open: the verdict and the errors of cpu_hardswish are not on its panel.
+        assert app.workspace.load_history("cpu_softmax").attempts[0].status == "compile_error"
+        # cpu_hardswish is open: the verdict and the errors of cpu_softmax are not on its panel.
         assert main.panel.diagnostics == []
         assert "COMPILE ERROR" not in main.panel.summary_text()
-        assert "cpu_softmax" in str(main.panel.border_title)
+        assert "cpu_hardswish" in str(main.panel.border_title)
         await pilot.press("f8")
         assert main.editor.cursor_location == (0, 0)
 
-        await open_problem(pilot, app, "cpu_hardswish")
+        await open_problem(pilot, app, "cpu_softmax")
         assert "COMPILE ERROR" in main.panel.summary_text()
         assert "#1" in str(main.panel.border_title)
-        assert [d.editor_line for d in main.panel.diagnostics if d.editor_line] == [20]
+        assert [d.editor_line for d in main.panel.diagnostics if d.editor_line][0] == 13
         await pilot.press("f8")
-        assert main.editor.cursor_location[0] == 19
+        assert main.editor.cursor_location[0] == 12
 
 
 HEADING = re.compile(r"── (?P<problem>\w+) · (?P<what>attempt #\d+|compile check) · started \d\d:\d\d:\d\d ──")
