@@ -20,6 +20,7 @@ from textual.command import Hit, Hits, Provider
 from textual.screen import Screen
 
 from .catalog import ProblemInfo, load_catalog
+from .describer import Describer
 from .grading import NO_GPU_HELP, GpuInfo, detect_gpu
 from .screens.main import MainScreen
 from .screens.settings import SettingsScreen
@@ -50,7 +51,7 @@ class KernelTUI(App):
     TITLE = "kernel-tui"
     SUB_TITLE = "write · check · grade kernels"
     COMMANDS = App.COMMANDS | {ProblemCommands}
-    BINDINGS = [Binding("f1", "help", "Keys", show=False)]
+    BINDINGS = [Binding("f1", "help", "Keys", priority=True, tooltip="The keys of the focused widget")]
     probe_sandboxes = True   # the Settings screen asks each sandbox backend whether it can run here
 
     def __init__(self, *, config_path: Path | None = None, settings: Settings | None = None,
@@ -67,6 +68,7 @@ class KernelTUI(App):
         self.workspace = Workspace(settings.workspace_path(self.base_dir))
         self.catalog: list[ProblemInfo] = load_catalog(settings.problems_dir)
         self.gpu: GpuInfo | None = gpu
+        self.describer = Describer()     # input shapes for the preview, from one child process
         self._detect_gpu = gpu is None
         self._initial_problem = open_problem
         self._startup_warning = warning
@@ -89,6 +91,14 @@ class KernelTUI(App):
             self._gpu_known()
         if self._initial_problem:
             self.call_after_refresh(self.open_problem, self._initial_problem)
+        self.start_describer()
+
+    @work(thread=True, exclusive=True, group="describer-start", exit_on_error=False)
+    def start_describer(self) -> None:
+        self.describer.start()
+
+    def on_unmount(self) -> None:
+        self.describer.close()
 
     @work(thread=True, exclusive=True, group="gpu", exit_on_error=False)
     def find_gpu(self) -> None:

@@ -1,16 +1,16 @@
 """What the browser shows about problems. Listing reads files and metadata only; input shapes come from
-importing the problem with tensors on the meta device (grader.sizing), in a thread of this process."""
+tui.describer's child process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import bundled, problems, roofline
+from grader import problems, roofline
 from grader.models import ProblemMeta
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = bundled.folder("solutions")
+SOLUTIONS = ROOT / "solutions"
 LEVEL_NAMES = {0: "CPU track", 1: "Level 1 — single ops", 2: "Level 2 — fusions", 3: "Level 3 — blocks",
                4: "Level 4"}
 
@@ -41,22 +41,46 @@ class ProblemInfo:
         return LEVEL_NAMES.get(self.level, f"Level {self.level}") if self.level is not None else "Other"
 
     def matches(self, query: str) -> bool:
-        """Every word must match the name, a tag, the level ('level1', 'l1', 'cpu') or the description."""
-        hay = " ".join([self.name, *self.tags, f"level{self.level}", f"l{self.level}", self.device,
-                        self.difficulty, self.description]).lower()
-        return all(w in hay for w in query.lower().split())
+        return self.match_score(query) is not None
+
+    def match_score(self, query: str) -> int | None:
+        """None unless every word of the query matches somewhere; higher for better places. A word scores by
+        where it matches best: the whole name, then a prefix of it, a word of it ('row' in cpu_row_sum), a tag,
+        the level or device, and last the description, so a name never ranks below a description."""
+        words = query.lower().split()
+        name = self.name.lower()
+        parts = name.split("_")
+        labels = [f"level{self.level}", f"l{self.level}", self.device, self.difficulty]
+        total = 0
+        for w in words:
+            if w == name:
+                score = 100
+            elif name.startswith(w):
+                score = 80
+            elif any(part.startswith(w) for part in parts):
+                score = 60
+            elif w in name:
+                score = 40
+            elif w in self.tags:
+                score = 30
+            elif any(t.startswith(w) for t in self.tags) or any(x.startswith(w) for x in labels):
+                score = 20
+            elif any(w in t for t in self.tags):
+                score = 10
+            elif w in self.description.lower():
+                score = 5
+            else:
+                return None
+            total += score
+        return total
 
     def work(self) -> tuple[float | None, float | None]:
         return roofline.work(self.meta, self.path)
 
-    def floors(self, gpu_name: str | None = None) -> list[tuple[str, float]]:
-        """(GPU, floor ms): on the GPU graded on when its peaks are known, else on the H100 and H200 for
-        reference; none for a CPU problem (no CPU peaks are known)."""
-        if self.device == "cpu":
-            return []
-        here = roofline.peaks_for(gpu_name) if gpu_name else None
+    def floors(self) -> list[tuple[str, float]]:
+        """(GPU, floor ms) for the GPUs whose peaks are known."""
         out = []
-        for peaks in [here] if here else (roofline.H100_SXM, roofline.H200):
+        for peaks in (roofline.H100_SXM, roofline.H200):
             ms = roofline.floor_ms(self.meta, self.path, peaks)
             if ms is not None:
                 out.append((peaks.name, ms))
@@ -91,30 +115,6 @@ def group_by_tag(items: list[ProblemInfo]) -> dict[str, list[ProblemInfo]]:
         for t in p.tags or ["untagged"]:
             groups.setdefault(t, []).append(p)
     return dict(sorted(groups.items()))
-
-
-# ---------------------------------------------------------------- input shapes and sizes
-
-@dataclass
-class Inputs:
-    inputs: list[str]
-    init_inputs: list[str]
-    note: str = ""
-    input_bytes: int | None = None
-    output_bytes: int | None = None
-
-
-def describe_inputs(path: Path) -> Inputs:
-    """Shapes, dtypes and bytes of get_inputs() and the reference's outputs, made on the meta device in this
-    process (grader.sizing: the same figures the grader sizes a grading by, cached per file content)."""
-    from grader import sizing
-    from grader.errors import UsageError
-
-    try:
-        size = sizing.measure(Path(path))
-    except (UsageError, OSError) as e:
-        return Inputs([], [], str(e))
-    return Inputs(size.inputs, size.init_inputs, size.note, size.input_bytes, size.output_bytes)
 
 
 def human(n: float | None, unit: str) -> str:

@@ -1,7 +1,7 @@
 """The TUI's side of grading: pick the device, build the same GradeRequest the CLI builds, call grade().
 
 Nothing here grades by itself: `run_grade` is `grader.engine.grade` with the app's settings, run in a
-Textual thread worker; its ProgressEvents and the Report travel to the UI as messages.
+Textual thread worker; its ProgressEvents and the Report travel to the UI as messages (tui.messages).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-
-from textual.message import Message
 
 from grader.models import GradeRequest, ProgressEvent, Report
 
@@ -84,47 +82,3 @@ def run_grade(request: GradeRequest, on_event: Callable[[ProgressEvent], None], 
     from grader.engine import grade
 
     return grade(request, on_event, cancel)
-
-
-# ---------------------------------------------------------------- messages from worker threads to the UI
-
-class GradeProgress(Message):
-    def __init__(self, event: ProgressEvent) -> None:
-        super().__init__()
-        self.event = event
-
-
-class GradeFinished(Message):
-    def __init__(self, report: Report, source: str, solution_name: str) -> None:
-        super().__init__()
-        self.report = report
-        self.source = source
-        self.solution_name = solution_name
-
-
-class GradeFailed(Message):
-    """grade() refused the request (UsageError) or broke; `text` says why."""
-
-    def __init__(self, text: str, source: str) -> None:
-        super().__init__()
-        self.text = text
-        self.source = source
-
-
-class GradeCancelled(Message):
-    def __init__(self, source: str) -> None:
-        super().__init__()
-        self.source = source
-
-
-class CheckOutput(Message):
-    def __init__(self, line: str) -> None:
-        super().__init__()
-        self.line = line
-
-
-class CheckFinished(Message):
-    def __init__(self, result, source: str) -> None:
-        super().__init__()
-        self.result = result
-        self.source = source

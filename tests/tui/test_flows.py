@@ -12,7 +12,7 @@ import pytest
 
 from grader.models import Phase
 from tui.screens.diff import DiffScreen
-from tui_testlib import FIXTURES, wait_for, worker_processes
+from tui_testlib import paste_fixture, wait_for, worker_processes
 
 SIZE = (150, 45)
 GRADE_TIMEOUT = 1500   # seconds; a loaded 2-core machine can take minutes to compile
@@ -25,13 +25,6 @@ async def open_by_search(pilot, app, query: str) -> None:
     await pilot.press("enter")
     await pilot.press("enter")
     await wait_for(pilot, lambda: app.main.problem is not None, 20, "the problem to open")
-
-
-async def paste_fixture(pilot, app, name: str) -> None:
-    """Replace the editor's text with fixtures/NAME as an edit (undoable, marks the file dirty), as a paste would."""
-    ed = app.main.editor
-    ed.replace((FIXTURES / name).read_text(), (0, 0), ed.document.end)
-    await pilot.pause()
 
 
 def panel_text(app) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from grader.models import Report, Status, TimingStats
-from tui.grading import GradeFinished
+from grader.models import PrecisionAudit, Report, Status, TimingStats
 from tui.workspace import Attempt, History, Workspace
-from tui_testlib import FIXTURES, wait_for
+from tui_testlib import FIXTURES, open_problem, post_finished, wait_for
 
 SIZE = (140, 40)
 
@@ -37,22 +36,17 @@ def _app(make_app):
 
 
 async def _open(pilot, name="cpu_softmax"):
-    await wait_for(pilot, lambda: pilot.app.main.is_mounted, 10, "the main screen")
-    await pilot.pause()
-    pilot.app.open_problem(name)
-    await wait_for(pilot, lambda: pilot.app.main.problem is not None, 20, "problem open")
+    await open_problem(pilot, pilot.app, name)
+    pilot.app.main.editor.cursor_blink = False   # the focused editor's cursor would blink into the picture
     await pilot.pause(0.3)
 
 
-def _post_finished(pilot, report: Report, source: str) -> None:
-    """Hand the main screen a finished grading of `source`, as its grading worker would."""
-    msg = GradeFinished(report, source, "solution.py")
-    msg.problem = pilot.app.main.problem
-    pilot.app.main.post_message(msg)
-
-
 def test_start_screen(snap_compare, make_app):
-    assert snap_compare(_app(make_app), terminal_size=SIZE)
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: pilot.app.main.is_mounted, 10, "the main screen")
+        pilot.app.main.query_one("#search").cursor_blink = False   # focused at start: it would blink
+
+    assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
 
 
 def test_problem_view(snap_compare, make_app):
@@ -81,11 +75,13 @@ def test_results_panel_after_a_grading(snap_compare, make_app, tmp_path):
     report = Report(status=Status.passed, message="correct on 2 trials; 1.85x vs eager (1 ms vs 1.85 ms)",
                     problem="cpu_softmax", solution="solution.py", device="cpu", sandbox="local", speedup=1.85,
                     speedup_trusted=True, runtime_ms=1.0, runtime=TimingStats(median_ms=1.0, mean_ms=1.0, **stats),
-                    baseline_ms=1.85, max_abs_err=2.4e-8, max_rel_err=1.1e-6, duration_s=21.5)
+                    baseline_ms=1.85, max_abs_err=2.4e-8, max_rel_err=1.1e-6, duration_s=21.5,
+                    compile_cached=True, speedup_basis="median of the host clock over 100 runs",
+                    precision=PrecisionAudit(candidate_err=1.2e-7, eager_err=9.0e-8), dims={"batch_size": 64})
 
     async def run_before(pilot):
         await _open(pilot)
-        _post_finished(pilot, report, pilot.app.main.editor.text)
+        post_finished(pilot.app, report, pilot.app.main.editor.text)
         await pilot.pause(0.3)
 
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)
@@ -103,14 +99,13 @@ def test_compile_error_list(snap_compare, make_app, tmp_path):
 
     async def run_before(pilot):
         await _open(pilot)
-        _post_finished(pilot, report, src)
+        post_finished(pilot.app, report, src)
         main = pilot.app.main
         # Wait on state, not on the clock: a loaded CI machine needs longer than a fixed pause.
         await wait_for(pilot, lambda: any(d.editor_line for d in main.panel.diagnostics), 20, "the error list")
         line = next(d.editor_line for d in main.panel.diagnostics if d.editor_line)
         await pilot.press("f8")
         await wait_for(pilot, lambda: main.editor.cursor_location[0] == line - 1, 20, "the jump to the error")
-        main.editor.cursor_blink = False  # the focused editor's cursor would otherwise blink into the picture
         await pilot.pause()
 
     assert snap_compare(_app(make_app), terminal_size=SIZE, run_before=run_before)

@@ -17,41 +17,45 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, TextArea
+from textual.worker import get_current_worker
 
 from grader.errors import UsageError
 
-from ..catalog import ProblemInfo, describe_inputs
+from ..catalog import ProblemInfo
 from ..compile_check import CompileCheck
 from grader.compile_map import diagnostics
-from ..grading import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished,
-                       GradeProgress, build_request, choose_device, run_grade)
+from ..grading import build_request, choose_device, run_grade
+from ..messages import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished, GradeProgress,
+                        InputsDescribed)
 from ..starter import starter_source
 from ..workspace import Attempt
 from ..widgets.browser import ProblemBrowser
 from ..widgets.editor import KernelEditor
-from ..widgets.grade_panel import GradePanel
+from ..widgets.grade_panel import GradePanel, Outcome
 from ..widgets.history_view import HistoryView
 from ..widgets.problem_view import ProblemView
 from .diff import DiffScreen
 
 SNAPSHOT_NAME = "solution.py"   # what the grader sees; a unique folder per submission
+TABS = Binding.Group("Tabs", compact=True)   # one footer entry for F2/F3/F4, so all the app keys fit in 140 columns
 
 
 class MainScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
         Binding("ctrl+r", "submit", "Submit", priority=True, tooltip="Grade the editor's solution"),
-        Binding("ctrl+t", "check", "Compile check", priority=True,
+        Binding("ctrl+t", "check", "Check", priority=True,
                 tooltip="Compile the inline C++/CUDA without running anything (works without a GPU)"),
         Binding("ctrl+g", "cancel", "Cancel", priority=True, tooltip="Stop the grading or check"),
         Binding("f8", "next_error", "Next error", priority=True, tooltip="Jump the editor to the next compile error"),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+o", "focus_browser", "Problems", priority=True),
-        Binding("f2", "tab('problem')", "Problem"),
-        Binding("f3", "tab('solution')", "Editor"),
-        Binding("f4", "tab('history')", "History"),
-        Binding("f6", "settings", "Settings"),
-        Binding("f7", "toggle_sidebar", "Sidebar", show=False),
+        # Function keys are the app's in every widget: TextArea would take F6/F7 as "select line"/"select all".
+        Binding("f2", "tab('problem')", "Problem", priority=True, group=TABS),
+        Binding("f3", "tab('solution')", "Solution", priority=True, group=TABS),
+        Binding("f4", "tab('history')", "History", priority=True, group=TABS),
+        Binding("f6", "settings", "Settings", priority=True),
+        Binding("f7", "toggle_sidebar", "Sidebar", priority=True, tooltip="Show or hide the problem browser"),
     ]
 
     def __init__(self) -> None:
@@ -63,6 +67,7 @@ class MainScreen(Screen):
         self._check: CompileCheck | None = None
         self._error_index = -1
         self._graded_problem: str | None = None
+        self._outcomes: dict[str, Outcome] = {}        # problem name -> what its last run left on the panel
         self.status_plain = ""
 
     # ------------------------------------------------------------ layout
@@ -84,7 +89,7 @@ class MainScreen(Screen):
                 with TabPane("History", id="history"):
                     yield HistoryView(id="history-view")
         yield Static("", id="status-bar")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(2.0, self._autosave_tick)
@@ -154,13 +159,22 @@ class MainScreen(Screen):
         self.open_problem(event.problem)
 
     def preview(self, problem: ProblemInfo) -> None:
-        self.query_one(ProblemView).show(problem)
-        self.load_inputs(problem)
+        inputs = self.app.describer.cached(problem.path)
+        self.query_one(ProblemView).show(problem, inputs)
+        if inputs is None:
+            self.load_inputs(problem)
 
     @work(thread=True, exclusive=True, group="describe", exit_on_error=False)
     def load_inputs(self, problem: ProblemInfo) -> None:
-        inputs = describe_inputs(problem.path)
-        self.app.call_from_thread(self.query_one(ProblemView).set_inputs, problem, inputs)
+        worker = get_current_worker()
+        # A newer preview cancels this worker: its question is then skipped, not queued behind the others.
+        inputs = self.app.describer.describe(problem.path, wanted=lambda: not worker.is_cancelled)
+        if inputs is not None:
+            self.post_message(InputsDescribed(problem, inputs))
+
+    @on(InputsDescribed)
+    def _described(self, message: InputsDescribed) -> None:
+        self.query_one(ProblemView).set_inputs(message.problem, message.inputs)
 
     def open_problem(self, problem: ProblemInfo, tab: str = "solution") -> None:
         self.save_now()
@@ -183,11 +197,7 @@ class MainScreen(Screen):
         self.query_one(HistoryView).show(ws.load_history(problem.name))
         self.query_one(ProblemBrowser).select(problem.name)
         if not self.busy:
-            device, why = choose_device(self.app.settings, problem, self.app.gpu)
-            if device is None and self.app.gpu is not None:
-                self.panel.stop("no gpu", why)
-            else:
-                self.panel.reset()
+            self._show_panel_of(problem)
         if self.size.width < 100:   # small terminal: the editor needs the room; ctrl+o brings the list back
             self.query_one("#sidebar").display = False
         self.action_tab(tab)
@@ -270,12 +280,13 @@ class MainScreen(Screen):
         self.action_tab("solution")
         self._cancel = threading.Event()
         self._graded_problem = problem.name
+        number = self.app.workspace.load_history(problem.name).next_number()
         self.panel.begin("grading", f"grading {problem.name} on {device} ({settings.sandbox} sandbox)",
-                         settings.max_timing_s)
-        self.grade_worker(request, problem, source, folder)
+                         problem.name, f"attempt #{number}", settings.max_timing_s)
+        self.grade_worker(request, problem, number, source, folder)
 
     @work(thread=True, group="grade", exit_on_error=False)
-    def grade_worker(self, request, problem: ProblemInfo, source: str, folder: Path) -> None:
+    def grade_worker(self, request, problem: ProblemInfo, number: int, source: str, folder: Path) -> None:
         from grader.engine import Cancelled
 
         cancel = self._cancel
@@ -290,7 +301,7 @@ class MainScreen(Screen):
             msg = GradeFailed(f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-6)}", source)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        msg.problem = problem
+        msg.problem, msg.number = problem, number
         self.post_message(msg)
 
     @on(GradeProgress)
@@ -308,19 +319,20 @@ class MainScreen(Screen):
             if report.status.value == "runtime_error":
                 diags = [d for d in diags if d.editor_line]
         self._set_diagnostics(diags, problem)
-        if report.compile_log:
-            self.panel.write(report.compile_log[-6000:], style="dim")
-        attempt = self._record(problem, lambda n: Attempt.from_report(n, report, message.source))
-        if not any(d.editor_line for d in diags):   # else the error's own notice says it all
+        attempt = self._record(problem, message.number, lambda n: Attempt.from_report(n, report, message.source))
+        open_here = self.problem is not None and self.problem.name == problem.name
+        if not (open_here and any(d.editor_line for d in diags)):   # else the error's own notice says it all
             style = "information" if report.passed else "warning"
             self.notify(f"#{attempt.number}: {report.message[:200]}", title=f"{problem.name}: {report.status.value}",
                         severity=style, timeout=6)
+        self._keep(problem)
 
     @on(GradeCancelled)
     def _cancelled(self, message: GradeCancelled) -> None:
         self.panel.stop("cancelled", "grading cancelled; every worker was stopped")
-        self._record(message.problem, lambda n: Attempt(number=n, status="cancelled", message="cancelled",
-                                                        source=message.source))
+        self._record(message.problem, message.number,
+                     lambda n: Attempt(number=n, status="cancelled", message="cancelled", source=message.source))
+        self._keep(message.problem)
 
     @on(GradeFailed)
     def _failed(self, message: GradeFailed) -> None:
@@ -328,11 +340,29 @@ class MainScreen(Screen):
         for line in message.text.splitlines()[1:]:
             self.panel.write(line, style="dim")
         self.notify(message.text.splitlines()[0], title="Grading refused", severity="error", timeout=10)
+        self._keep(message.problem)
 
-    def _record(self, problem: ProblemInfo, make) -> Attempt:
+    def _show_panel_of(self, problem: ProblemInfo) -> None:
+        """The panel as `problem`'s last run left it in this session, else ready (or why it cannot grade here)."""
+        kept = self._outcomes.get(problem.name)
+        if kept is not None:
+            self.panel.show_outcome(kept)
+            return
+        self.panel.reset(problem.name)
+        device, why = choose_device(self.app.settings, problem, self.app.gpu)
+        if device is None and self.app.gpu is not None:
+            self.panel.stop("no gpu", why)
+
+    def _keep(self, problem: ProblemInfo) -> None:
+        """A run of `problem` ended: keep its panel for it; if another problem is open now, show that one's."""
+        self._outcomes[problem.name] = self.panel.outcome()
+        if self.problem is not None and self.problem.name != problem.name:
+            self._show_panel_of(self.problem)
+
+    def _record(self, problem: ProblemInfo, number: int, make) -> Attempt:
         ws = self.app.workspace
         history = ws.load_history(problem.name)
-        attempt = make(history.next_number())
+        attempt = make(max(number, history.next_number()))   # the number its log heading announced
         history = ws.add_attempt(problem.name, attempt)
         if self.problem is not None and self.problem.name == problem.name:
             self.query_one(HistoryView).show(history)
@@ -360,7 +390,8 @@ class MainScreen(Screen):
         source = self.editor.text
         self._check = CompileCheck(source, SNAPSHOT_NAME)
         self.action_tab("solution")
-        self.panel.begin("check", f"compile check of {self.problem.name} (nothing of the solution runs)")
+        self.panel.begin("check", f"compile check of {self.problem.name} (nothing of the solution runs)",
+                         self.problem.name, "compile check")
         self.check_worker(self._check, source, self.problem)
 
     @work(thread=True, group="check", exit_on_error=False)
@@ -384,9 +415,10 @@ class MainScreen(Screen):
         self._check = None
         if r.cancelled:
             self.panel.stop("cancelled", "compile check cancelled; the compilers were stopped")
-            return
-        self.panel.finish_check(r.ok, r.message)
-        self._set_diagnostics(r.diagnostics, message.problem)
+        else:
+            self.panel.finish_check(r.ok, r.message)
+            self._set_diagnostics(r.diagnostics, message.problem)
+        self._keep(message.problem)
 
     # ------------------------------------------------------------ cancel, errors, tabs
 
@@ -415,6 +447,9 @@ class MainScreen(Screen):
                 pass
 
     def action_next_error(self) -> None:
+        if self.problem is None or self.panel.owner != self.problem.name:
+            self.notify("No compile errors of this problem to jump to", timeout=3)
+            return
         mapped = [d for d in self.panel.diagnostics if d.editor_line]
         if not mapped:
             self.notify("No compile errors to jump to" if not self.panel.diagnostics else
@@ -452,6 +487,11 @@ class MainScreen(Screen):
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one("#sidebar")
         sidebar.display = not sidebar.display
+        if not sidebar.display and self.focused is not None and sidebar in self.focused.ancestors:
+            # Focus must not stay on a hidden widget.
+            pane = self.query_one("#tabs", TabbedContent).active_pane
+            target = next((w for w in pane.query("*") if w.focusable), None) if pane is not None else None
+            self.set_focus(target)
 
     def action_settings(self) -> None:
         self.app.action_settings()

@@ -14,12 +14,37 @@ from textual.widgets import Input, Label, Tree
 from ..catalog import ProblemInfo, group_by_level, group_by_tag
 
 
+class SearchBox(Input):
+    BINDINGS = [Binding("down", "to_results", "To the results", show=False)]
+
+    def action_to_results(self) -> None:
+        self.query_ancestor(ProblemBrowser).to_best_hit()
+
+
 class ProblemTree(Tree[ProblemInfo]):
-    BINDINGS = [Binding("g", "toggle_grouping", "Group by level/tag")]
+    BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Group by level or by tag")]
 
     def action_toggle_grouping(self) -> None:
         browser = self.query_ancestor(ProblemBrowser)
         browser.grouping = "tag" if browser.grouping == "level" else "level"
+
+    # Up and down step over the group headers: each stop is a problem to preview (shift+left reaches a header).
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def _step(self, direction: int) -> None:
+        line = self.cursor_line
+        while True:
+            line += direction
+            node = self.get_node_at_line(line) if line >= 0 else None
+            if node is None:
+                return
+            if node.data is not None:
+                self.move_cursor(node)
+                return
 
 
 class ProblemBrowser(Vertical):
@@ -43,7 +68,7 @@ class ProblemBrowser(Vertical):
         self.badges: dict[str, Text] = {}
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search: name, tag, level1, cpu…", id="search")
+        yield SearchBox(placeholder="search: name, tag, level1, cpu…", id="search")
         yield Label("", id="browser-hint")
         tree: ProblemTree = ProblemTree("problems", id="problem-tree")
         tree.show_root = False
@@ -63,13 +88,15 @@ class ProblemBrowser(Vertical):
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
-        """Enter in the search box: to the tree, on the best hit (exact name, then prefix, then first)."""
+        self.to_best_hit()
+
+    def to_best_hit(self) -> None:
+        """Enter or Down in the search box: to the tree, on the best hit of the query (the first with none)."""
         tree = self.query_one(ProblemTree)
-        query = self.query_one("#search", Input).value.strip().lower()
+        query = self.query_one("#search", Input).value.strip()
         leaves = [n for n in _walk(tree.root) if n.data is not None]
-        best = (next((n for n in leaves if n.data.name.lower() == query), None)
-                or next((n for n in leaves if n.data.name.lower().startswith(query)), None)
-                or (leaves[0] if leaves else None))
+        best = max(leaves, key=lambda n: n.data.match_score(query) or 0, default=None) if query else \
+            next(iter(leaves), None)
         tree.focus()
         if best is not None:
             tree.move_cursor(best)
@@ -97,7 +124,10 @@ class ProblemBrowser(Vertical):
         query = self.query_one("#search", Input).value.strip()
         tree = self.query_one(ProblemTree)
         selected = tree.cursor_node.data.name if tree.cursor_node is not None and tree.cursor_node.data else None
-        items = [p for p in self.problems if not query or p.matches(query)]
+        scores = {p.name: p.match_score(query) for p in self.problems} if query else {}
+        # Within each group the best matches come first; max() in to_best_hit keeps the first of equals.
+        items = sorted((p for p in self.problems if not query or scores[p.name] is not None),
+                       key=lambda p: -scores[p.name] if query else 0)
         groups = group_by_level(items) if self.grouping == "level" else group_by_tag(items)
         tree.clear()
         restore = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 from rich.table import Table
 from rich.text import Text
@@ -13,10 +14,12 @@ from textual.message import Message
 from textual.widgets import OptionList, ProgressBar, RichLog, Static
 from textual.widgets.option_list import Option
 
-from grader.models import Phase, ProgressEvent, Report
+from grader.models import Phase, PrecisionAudit, ProgressEvent, Report
 
 from grader.compile_map import Diagnostic
 from grader.display import runtime_text, timing_detail
+
+from .plain import plain_text
 
 PHASE_TITLES = {Phase.load: "start workers", Phase.compile: "compile", Phase.correctness: "correctness",
                 Phase.timing: "timing", Phase.baseline: "baselines", Phase.done: "done"}
@@ -32,7 +35,21 @@ def _ms(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g} ms"
 
 
+@dataclass
+class Outcome:
+    """What the panel shows of one finished run; the screen keeps one per problem and shows it on reopening."""
+
+    owner: str
+    what: str
+    phase: Text
+    results: object
+    status: str | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
 class GradePanel(Vertical):
+    """Shows one problem's run at a time: `owner` names the problem, `what` the attempt or check (border title)."""
+
     class JumpTo(Message):
         def __init__(self, diagnostic: Diagnostic) -> None:
             super().__init__()
@@ -48,6 +65,8 @@ class GradePanel(Vertical):
         self.max_timing_s = 10.0
         self.diagnostics: list[Diagnostic] = []
         self.last_status: str | None = None
+        self.owner: str | None = None
+        self.what = ""
         self._phase_r = None     # what #phase and #results show, kept for summary_text()
         self._results_r = None
 
@@ -68,10 +87,18 @@ class GradePanel(Vertical):
 
     # ------------------------------------------------------------ driving it
 
-    def begin(self, kind: str, title: str, max_timing_s: float = 10.0) -> None:
+    def _own(self, owner: str | None, what: str) -> None:
+        self.owner, self.what = owner, what
+        self.border_title = " · ".join(x for x in (owner, what) if x)
+
+    def begin(self, kind: str, title: str, owner: str, what: str, max_timing_s: float = 10.0) -> None:
+        """A new run: its lines go under a heading naming the problem, the attempt (or check) and the time."""
         self.running = kind
         self.phase = None
+        self._own(owner, what)
         self.started = self.phase_started = time.monotonic()
+        self.query_one("#log", RichLog).write(Text(f"── {owner} · {what} · started {time.strftime('%H:%M:%S')} ──",
+                                                   style="bold reverse"))
         self.max_timing_s = max_timing_s
         self.detail = ""
         self.set_diagnostics([])
@@ -81,9 +108,10 @@ class GradePanel(Vertical):
         self._set_phase(Text.assemble(("● ", "cyan"), title))
         self.add_class("-running")
 
-    def reset(self, hint: str = "") -> None:
+    def reset(self, owner: str, hint: str = "") -> None:
         """Back to idle for a newly opened problem (the log is kept)."""
         self.running = None
+        self._own(owner, "")
         self.phase = None
         self.last_status = None
         self.set_diagnostics([])
@@ -130,6 +158,10 @@ class GradePanel(Vertical):
         self._render_phase()
 
     def finish(self, report: Report) -> None:
+        if report.compile_cached:
+            self.write("compile: from the cache (no rebuild)", style="green")
+        if report.compile_log:
+            self.write(report.compile_log[-6000:], style="dim")
         self.running = None
         self.remove_class("-running")
         self.last_status = report.status.value
@@ -137,7 +169,8 @@ class GradePanel(Vertical):
         bar.update(progress=100)
         style = STATUS_STYLE.get(report.status.value, "bold")
         self._set_phase(Text.assemble(("■ ", style), (report.status.value.upper().replace("_", " "), style),
-                                      f"  in {report.duration_s:.1f}s"))
+                                      f"  in {report.duration_s:.1f}s",
+                                      ("  · compile cached", "green") if report.compile_cached else ""))
         self._set_results(results_table(report))
         self.write(f"verdict: {report.status.value} — {report.message}", style=style)
 
@@ -152,16 +185,32 @@ class GradePanel(Vertical):
         self.write(f"compile check: {message}", style=style)
 
     def stop(self, status: str, message: str) -> None:
-        """Cancelled, or refused before grading began."""
+        """Cancelled, or refused before grading began (then nothing ran, and the log gets no line)."""
+        ran = self.running is not None
         self.running = None
         self.remove_class("-running")
         self.last_status = status
-        if status == "no gpu":
+        self.set_diagnostics([])
+        if not ran:
             self.query_one("#progress", ProgressBar).update(total=100, progress=0)
         style = STATUS_STYLE.get(status, "bold")
         self._set_phase(Text.assemble(("■ ", style), (status.upper(), style)))
         self._set_results(Text(message, style=style.replace("bold ", "")))
-        self.write(f"{status}: {message}", style=style)
+        if ran:
+            self.write(f"{status}: {message}", style=style)
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.owner or "", self.what, self._phase_r, self._results_r, self.last_status,
+                       list(self.diagnostics))
+
+    def show_outcome(self, o: Outcome) -> None:
+        self.running = None
+        self._own(o.owner, o.what)
+        self.last_status = o.status
+        self.query_one("#progress", ProgressBar).update(total=100, progress=100)
+        self._set_phase(o.phase)
+        self._set_results(o.results)
+        self.set_diagnostics(o.diagnostics)
 
     def set_diagnostics(self, diags: list[Diagnostic]) -> None:
         self.diagnostics = diags
@@ -192,15 +241,7 @@ class GradePanel(Vertical):
 
     def summary_text(self, width: int = 100) -> str:
         """The phase line and the results as plain text (tests, headless runs)."""
-        import io
-
-        from rich.console import Console
-
-        console = Console(file=io.StringIO(), width=width, color_system=None, record=True)
-        for r in (self._phase_r, self._results_r):
-            if r:
-                console.print(r)
-        return console.export_text()
+        return plain_text(self._phase_r, self._results_r, width=width)
 
     def _render_phase(self) -> None:
         if not self.running:
@@ -237,6 +278,10 @@ def results_table(report: Report) -> Table:
     t.add_row("", Text(report.message))
     if report.max_abs_err is not None:
         t.add_row("max error", f"abs {report.max_abs_err:.3g}, rel {report.max_rel_err or 0:.3g}")
+    if report.compile_cached is not None:
+        t.add_row("compile", Text("cached (no rebuild)", style="green") if report.compile_cached else "built")
+    if report.precision is not None:
+        t.add_row("precision", precision_text(report.precision))
     if report.runtime_ms is not None:
         t.add_row("runtime", runtime_text(report))
         t.add_row("eager", _ms(report.baseline_ms))
@@ -254,5 +299,17 @@ def results_table(report: Report) -> Table:
         t.add_row("roofline", f"{report.roofline_fraction * 100:.0f}% of the floor")
     if report.flags:
         t.add_row("flags", Text(", ".join(report.flags), style="yellow"))
+    if report.dims:
+        t.add_row("dims", ", ".join(f"{k}={v}" for k, v in report.dims.items()))
     t.add_row("device", f"{report.device} · {report.sandbox or '?'} sandbox")
+    return t
+
+
+def precision_text(audit: PrecisionAudit) -> Text:
+    """The candidate's and eager PyTorch's error against the high-precision run; flagged when it drops precision."""
+    t = Text(f"{audit.metric} vs {audit.reference}: candidate {audit.candidate_err:.2g}, eager {audit.eager_err:.2g}")
+    if audit.flagged:
+        t.append("  lower precision than asked", style="bold red")
+    if audit.note:
+        t.append(f"\n{audit.note}", style="dim")
     return t

@@ -14,7 +14,8 @@ from .grade_panel import STATUS_STYLE
 
 
 class AttemptTable(DataTable):
-    BINDINGS = [Binding("d", "diff", "Diff vs editor"), Binding("r", "restore", "Restore into editor")]
+    BINDINGS = [Binding("d", "diff", "Diff", tooltip="Diff against the editor"),
+                Binding("r", "restore", "Restore", tooltip="Put this attempt back into the editor")]
 
     def action_diff(self) -> None:
         self.query_ancestor(HistoryView).request("diff")

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
-from ..catalog import Inputs, ProblemInfo, human
+from ..catalog import ProblemInfo, human
+from ..describer import Inputs, tensor_bytes
+from .plain import plain_text
 
 
 class ProblemView(Vertical):
@@ -17,6 +19,7 @@ class ProblemView(Vertical):
         super().__init__(**kwargs)
         self.problem: ProblemInfo | None = None
         self.inputs: Inputs | None = None
+        self._info: Group | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Pick a problem on the left: arrows to browse, enter to open it in the editor.",
@@ -71,7 +74,9 @@ class ProblemView(Vertical):
             t.add_row("inputs", Text("working out shapes…", style="dim italic"))
         else:
             ins = self.inputs
-            t.add_row("inputs", "\n".join(f"[{i}] {d}" for i, d in enumerate(ins.inputs)) or "—")
+            rows = Text("\n").join(Text.assemble(f"[{i}] {d}", (f"  {_size(tensor_bytes(d))}", "dim"))
+                                   for i, d in enumerate(ins.inputs))
+            t.add_row("inputs", rows if ins.inputs else "—")
             if ins.init_inputs:
                 t.add_row("init args", ", ".join(ins.init_inputs))
             if ins.input_bytes is not None:
@@ -88,7 +93,21 @@ class ProblemView(Vertical):
                 t.add_row("floor", "   ".join(f"{name}: {_ms(ms)}" for name, ms in floors))
         elif p.meta is not None:
             t.add_row("work", Text("no flops/min_bytes in metadata", style="dim"))
-        self.query_one("#problem-info", Static).update(Group(head, t))
+        self._info = Group(head, t)
+        self.query_one("#problem-info", Static).update(self._info)
+
+    def info_text(self, width: int = 120) -> str:
+        """What the info block shows, as plain text (tests, headless runs)."""
+        return plain_text(self._info, width=width)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for scale, unit in ((2 ** 30, "GiB"), (2 ** 20, "MiB"), (2 ** 10, "KiB")):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
 
 
 def _ms(ms: float) -> str:
