@@ -77,10 +77,14 @@ class ProblemInfo:
     def work(self) -> tuple[float | None, float | None]:
         return roofline.work(self.meta, self.path)
 
-    def floors(self) -> list[tuple[str, float]]:
-        """(GPU, floor ms) for the GPUs whose peaks are known."""
+    def floors(self, gpu_name: str | None = None) -> list[tuple[str, float]]:
+        """(GPU, floor ms): on the GPU graded on when its peaks are known, else on the H100 and H200 for
+        reference; none for a CPU problem (no CPU peaks are known)."""
+        if self.device == "cpu":
+            return []
+        here = roofline.peaks_for(gpu_name) if gpu_name else None
         out = []
-        for peaks in (roofline.H100_SXM, roofline.H200):
+        for peaks in [here] if here else (roofline.H100_SXM, roofline.H200):
             ms = roofline.floor_ms(self.meta, self.path, peaks)
             if ms is not None:
                 out.append((peaks.name, ms))
