@@ -23,10 +23,10 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import device_lock, policy, problems, roofline
+from . import device_lock, lint, policy, precision, problems, roofline
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
-from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
+from .models import (GradeRequest, Phase, PrecisionAudit, ProgressEvent, Report, Status, TimingStats, TrialResult)
 from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -220,11 +220,14 @@ class Grading:
         if req.device == "cuda":
             gpu_bytes = (req.gpu_memory_limit_mb << 20) if req.gpu_memory_limit_mb else default_gpu_memory_limit()
         limits = sandbox.Limits(
-            memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb else default_memory_limit(),
+            memory_bytes=self._memory_limit(),
             gpu_memory_bytes=gpu_bytes, gpu=req.device == "cuda")
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
         return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
                                   env=env)
+
+    def _memory_limit(self) -> int:
+        return (self.req.memory_limit_mb << 20) if self.req.memory_limit_mb else default_memory_limit()
 
     def run(self) -> Report:
         try:
@@ -274,12 +277,17 @@ class Grading:
                 self._grade(ref, cand)
             finally:
                 report.worker_log = report.worker_log or cand.worker.log()[-4000:]
+        late = [f for f in policy.RUNTIME_STRICT_FLAGS if f in report.flags] if strict else []
+        if late:  # found by running it, so only now: the figures stay in the report, the verdict does not
+            raise Verdict(Status.policy_violation, f"{self.solution_path}: strict mode refuses this solution: "
+                                                   + "; ".join(policy.RUNTIME_STRICT_FLAGS[f] for f in late))
 
     def _load(self, ref: Party, cand: Party) -> None:
         req = self.req
         init_seed = fresh_seed()
         load = {"cmd": "load", "device": req.device, "init_seed": init_seed,
-                "problem": ref.worker.paths["problem"]}
+                "problem": ref.worker.paths["problem"], "precision": req.precision}
+        self.report.dtype = str(precision.VARIANTS[req.precision]).removeprefix("torch.") if req.precision else ""
         ref.chan.send({**load, "role": "reference"})
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
         reply = cand.call({**load, "role": "candidate", "problem": cand.worker.paths["problem"],
@@ -298,20 +306,25 @@ class Grading:
         # Correctness: fresh seeds, one reference run and one candidate run each.
         self.event(Phase.correctness, "start", f"{req.trials} trials on fresh random inputs", total=req.trials)
         deadline = time.monotonic() + req.timeouts.correctness
+        ranges = None  # each reference output's range over the trials: the weak-check test
         for i in range(1, req.trials + 1):
             seed = fresh_seed()
             left = max(deadline - time.monotonic(), 0.001)
             expected = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"r{i}"}, left,
                                                        f"correctness trial {i}"), ref, f"trial {i}"), f"trial {i}")
+            ranges = lint.merge_ranges(ranges, expected)
             poison = [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in expected]
             left = max(deadline - time.monotonic(), 0.001)
             reply = cand.call({"cmd": "run", "seed": seed, "tag": f"c{i}", "poison": poison}, left,
                               f"correctness trial {i}")
-            trial = self._check(i, "trial", expected, cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}"))
+            got = cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}")
+            trial = self._check(i, "trial", expected, got)
             self.event(Phase.correctness, "trial", trial.message, index=i, total=req.trials, ok=trial.ok)
             if not trial.ok:
                 raise Verdict(Status.incorrect, f"wrong output on trial {i}/{req.trials}: {trial.message}")
         self.event(Phase.correctness, "end", f"all {req.trials} trials match", ok=True)
+        self._audit(ref, seed, expected, got, ranges)
+        del expected, got
 
         # Timing: the candidate first, then the baselines, one at a time so they never share the device.
         self.stack.enter_context(device_lock.exclusive(req.device, self.cancel, lambda: self.event(
@@ -359,14 +372,42 @@ class Grading:
         report.trials.append(trial)
         return trial
 
+    def _tolerance(self, dtype) -> tuple[float, float]:
+        return tolerance(dtype, self.meta, variant=self.req.precision is not None)
+
     def _compare(self, got, expected):
-        tol = tolerance(expected.dtype, self.meta)
+        tol = self._tolerance(expected.dtype)
         if self.req.device == "cuda":
             try:  # outputs of several GB compare in well under a second on the GPU
                 return compare(got, expected, *tol, device="cuda")
             except (RuntimeError, AssertionError):  # no CUDA here, or the candidate left no memory
                 pass
         return compare(got, expected, *tol)
+
+    def _audit(self, ref: Party, seed: int, expected: list, got: list, ranges: list) -> None:
+        """After correctness: whether one constant would have passed every trial (grader/lint.py), then the
+        precision audit of the last trial against float64 runs of the reference on its seed (grader/precision.py)."""
+        if lint.nearly_constant(ranges, [self._tolerance(e.dtype) for e in expected]):
+            self._flag("weak_check")
+        skip = precision.skip_reason(expected)
+        runs: list[list] = []
+        for bits in ([] if skip else [None, precision.PROBE_BITS[precision.audited_dtype(expected)]]):
+            msg = {"cmd": "float64", "seed": seed, "bits": bits, "tag": f"f64-{bits}",
+                   "budget_bytes": self._memory_limit()}
+            reply = ref.call(msg, self.req.timeouts.correctness, "precision audit")
+            if reply.get("ok") is not True:  # e.g. it would not fit: the grading goes on without the audit
+                skip = f"skipped: {str(reply.get('message', 'the float64 run failed'))[:300]}"
+                break
+            runs.append(ref.tensors(reply, "precision audit"))
+        if skip:
+            self.report.precision = PrecisionAudit(note=skip)
+            self.event(Phase.correctness, "log", f"precision audit {skip}")
+            return
+        audit = precision.assess(got, expected, runs[0], runs[1], precision.audited_dtype(expected), self.req.device)
+        self.report.precision = audit
+        self.event(Phase.correctness, "log", f"precision audit: {audit.note}")
+        if audit.flagged:
+            self._flag("reduced_precision")
 
     def _time(self, party: Party, ref: Party, label: str, phase: Phase) -> tuple[TimingStats, float]:
         """Time one model with the worker's events, then cross-check with this process's clock.
@@ -468,6 +509,10 @@ class Grading:
         # custom kernel it built, PyTorch still does the reference's work. A hint; the worker could lie.
         if cand and ref and self.source is not None and self.source.custom_kernel and set(ref) <= set(cand):
             self._flag("reference_kernels_remain")
+        # Which kernels are the solution's own is read here from its file, never taken from the worker.
+        if self.req.device == "cuda" and cand is not None and not policy.own_kernels_ran(self.solution_path, cand):
+            self._flag("no_custom_kernel")
+            self.report.kernels = policy.gpu_kernels(cand)[:50]
 
     def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: dict, label: str) -> None:
         """What the candidate produced while being timed must be right too."""
@@ -522,7 +567,7 @@ class Grading:
                 if base.median_ms / fresh < speedup:
                     speedup = base.median_ms / fresh
                     effective = fresh
-        if self.source is not None and self.source.tampering:
+        if (self.source is not None and self.source.tampering) or "reduced_precision" in report.flags:
             trusted = False
         floor_flags = roofline.assess(self.meta, self.problem_path, effective, report.device)
         report.achieved_tflops, report.achieved_gbps, report.roofline_fraction = floor_flags
@@ -540,7 +585,7 @@ class Grading:
         vs_compile = f", {report.speedup_compile:.2f}x vs torch.compile" if report.speedup_compile else ""
         caveat = "" if trusted else " (not trusted: " + ", ".join(f for f in report.flags
                                                                  if f in ("timing_mismatch", "excessive_speedup",
-                                                                          "tampering")) + ")"
+                                                                          "tampering", "reduced_precision")) + ")"
         report.message = (f"correct on {self.req.trials} trials; {speedup:.2f}x vs eager "
                           f"({effective:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")
 

@@ -86,6 +86,11 @@ def main() -> int:
                     return 1
                 picked = runner.sample(out, int(ask["seed"]), int(ask["k"]))
                 chan.send({"ok": True, "outputs": runner.write_outputs(picked, exchange, msg["tag"])})
+            elif cmd == "float64":  # the precision audit's reference run; sent to the reference worker only
+                from grader.precision import float64_outputs
+
+                outs = float64_outputs(runner, msg["seed"], msg.get("bits"), msg.get("budget_bytes"))
+                chan.send({"ok": True, "outputs": runner.write_outputs(outs, exchange, msg["tag"])})
             elif cmd == "profile":
                 chan.send({"ok": True, "names": runner.profile(msg["seed"])})
             elif cmd == "exit":
