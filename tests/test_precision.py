@@ -122,7 +122,7 @@ def test_own_kernels_are_read_from_the_solution_text(tmp_path):
 
 DEGENERATE_PROBLEMS = {
     "zero_out": "return x - x",
-    "flat_out": "return x.mean() + torch.zeros_like(x) + 100.0",
+    "flat_out": "return x.mean() * 1e-3 + torch.zeros_like(x) + 100.0",  # moves, but within 1e-4 of 100
     "echo": "return torch.relu(x)",          # rand inputs are positive: returning x passes
     "fine": "return torch.tanh(x) * 2 - 1",
 }
@@ -143,7 +143,7 @@ def test_lint_names_each_degenerate_answer(tmp_path):
     rows = {Path(r["path"]).stem: r for r in map(json.loads, proc.stdout.splitlines())}
     assert proc.returncode == 1 and set(rows) == set(DEGENERATE_PROBLEMS), proc.stderr[-2000:]
     assert rows["zero_out"]["passes"] == ["zeros", "constant"]
-    assert rows["flat_out"]["passes"] == ["constant"]  # mean of 256 rand values moves, but not beyond 1e-4 of 100
+    assert rows["flat_out"]["passes"] == ["constant"]
     assert rows["echo"]["passes"] == ["input 0"]
     assert rows["fine"]["status"] == "clean" and rows["fine"]["sizes"] == {"N": 256}
 
@@ -165,16 +165,19 @@ def test_bundled_library_is_clean():
 
 # ---------------------------------------------------------------- end to end on the CPU
 
-def test_tf32_rounding_solution_is_flagged_and_refused_under_strict():
+def test_tf32_rounding_solution_is_flagged_and_untrusted():
     proc, report = grade(FIXTURES / "matmul_tf32_cpu.py", RAND)
     assert report["status"] == "passed", report["message"]
     audit = report["precision"]
     assert audit["flagged"] and "reduced_precision" in report["flags"], audit
     assert audit["candidate_err"] > 10 * audit["eager_err"] and audit["dtype"] == "float32", audit
     assert report["speedup_trusted"] is False and "reduced_precision" in report["message"]
-    proc, strict = grade(FIXTURES / "matmul_tf32_cpu.py", RAND, "--strict")
-    assert strict["status"] == "policy_violation" and "lower precision" in strict["message"], strict["message"]
-    assert strict["precision"]["flagged"] and proc.returncode == 1
+
+
+def test_tf32_rounding_solution_is_refused_under_strict():
+    proc, report = grade(FIXTURES / "matmul_tf32_cpu.py", RAND, "--strict")
+    assert report["status"] == "policy_violation" and "lower precision" in report["message"], report["message"]
+    assert report["precision"]["flagged"] and proc.returncode == 1
 
 
 def test_honest_tiled_solution_is_not_flagged():
@@ -185,22 +188,31 @@ def test_honest_tiled_solution_is_not_flagged():
     assert "reduced_precision" not in report["flags"] and "weak_check" not in report["flags"]
 
 
-def test_weak_check_and_half_precision_variant(tmp_path):
+def _plain(folder: Path, name: str, body: str) -> Path:
+    """A ModelNew in plain PyTorch: nothing to compile, so these gradings are quick."""
+    path = folder / f"{name}.py"
+    path.write_text(f"import torch\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n"
+                    f"    def forward(self, x):\n        return {body}\n")
+    return path
+
+
+def test_weak_check_when_one_constant_passes_every_trial(tmp_path):
     _write_problems(tmp_path)
-    plain = tmp_path / "plain.py"
-    plain.write_text("import torch\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n"
-                     "    def forward(self, x):\n        return torch.zeros_like(x)\n")
-    _, report = grade(plain, tmp_path / "zero_out.py")
+    _, report = grade(_plain(tmp_path, "zeros", "torch.zeros_like(x)"), tmp_path / "zero_out.py")
     assert report["status"] == "passed" and "weak_check" in report["flags"], report["message"]
-    fine = tmp_path / "fine_sol.py"
-    fine.write_text("import torch\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n"
-                    "    def forward(self, x):\n        return torch.tanh(x) * 2 - 1\n")
+
+
+def test_half_precision_variant_is_graded_in_that_dtype(tmp_path):
+    _write_problems(tmp_path)
+    fine = _plain(tmp_path, "fine_sol", "torch.tanh(x) * 2 - 1")
     _, report = grade(fine, tmp_path / "fine.py", "--precision", "bf16")
     assert report["status"] == "passed" and report["dtype"] == "bfloat16", report["message"]
     assert report["precision"]["dtype"] == "bfloat16" and not report["precision"]["flagged"]
     assert "weak_check" not in report["flags"]
-    # the variant is real: an answer in float32 does not match the bf16 reference
-    wide = tmp_path / "wide.py"
-    wide.write_text(fine.read_text().replace("* 2 - 1", "* 2 - 1\n        return (torch.tanh(x.float()) * 2 - 1)"))
+
+
+def test_half_precision_variant_refuses_a_float32_answer(tmp_path):
+    _write_problems(tmp_path)
+    wide = _plain(tmp_path, "wide", "torch.tanh(x.float()) * 2 - 1")
     _, report = grade(wide, tmp_path / "fine.py", "--precision", "bf16")
     assert report["status"] == "incorrect" and "dtype float32 but expected bfloat16" in report["message"]
