@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -84,18 +83,6 @@ def constant_passes(expected: torch.Tensor, atol: float, rtol: float, value: flo
     return True
 
 
-@contextmanager
-def _cpu_only():
-    # KernelBench files often call .cuda() in get_inputs or __init__: here they stay on the CPU.
-    saved = torch.Tensor.cuda, torch.nn.Module.cuda
-    torch.Tensor.cuda = lambda self, *a, **k: self
-    torch.nn.Module.cuda = lambda self, *a, **k: self
-    try:
-        yield
-    finally:
-        torch.Tensor.cuda, torch.nn.Module.cuda = saved
-
-
 def degenerate_passes(runs: list[tuple[list, list]], meta) -> list[str]:
     """The degenerate answers (of DEGENERATE) the grader's comparison would accept on every one of the runs,
     each a (outputs, inputs) pair from its own seed. The constant is one value for all runs."""
@@ -129,7 +116,7 @@ def lint_file(path: str) -> LintResult:
         meta = problems.load_meta(p)
         sizes = problems.small_sizes(p, meta)
         mod = problems.load_module(p, sizes)
-        with _cpu_only(), torch.no_grad():
+        with problems.cuda_calls_stay(), torch.no_grad():
             torch.manual_seed(0)
             init = mod.get_init_inputs()
             torch.manual_seed(0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -287,15 +288,25 @@ def describe_inputs(path: Path) -> tuple[list[str], list[str], str]:
         inits = [desc(x) for x in mod.get_init_inputs()]
     except Exception as e:  # noqa: BLE001 - a problem's own error, reported
         note = f"get_init_inputs() failed: {type(e).__name__}: {e}"
-    orig_cuda = torch.Tensor.cuda
     try:
-        # KernelBench files often end get_inputs with .cuda(): on meta tensors that is a no-op here.
-        torch.Tensor.cuda = lambda self, *a, **k: self
-        with torch.device("meta"):
+        with cuda_calls_stay(), torch.device("meta"):
             ins = [desc(x) for x in mod.get_inputs()]
     except Exception as e:  # noqa: BLE001
         note = note or (f"input shapes unknown without a GPU: get_inputs() raised {type(e).__name__}: "
                         f"{str(e).splitlines()[0][:80] if str(e) else ''}")
-    finally:
-        torch.Tensor.cuda = orig_cuda
     return ins, inits, note
+
+
+@contextmanager
+def cuda_calls_stay():
+    """KernelBench files often call .cuda() in get_inputs or __init__: while this lasts, tensors and
+    modules stay where they are (meta tensors, or the CPU) instead."""
+    import torch
+
+    saved = torch.Tensor.cuda, torch.nn.Module.cuda
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    torch.nn.Module.cuda = lambda self, *a, **k: self
+    try:
+        yield
+    finally:
+        torch.Tensor.cuda, torch.nn.Module.cuda = saved
