@@ -5,13 +5,23 @@
 
 import pytest
 
-from kgtest import ROOT, report_of, run_grader
+from kgtest import FIXTURES, ROOT, report_of, run_grader
 
 pytestmark = pytest.mark.gpu
 
 ADV = ROOT / "tests" / "adversarial"
 TF32 = ADV / "solutions" / "gpu_tf32_matmul.py"
-RAND_MATMUL = ADV / "problems" / "matmul_rand_gpu.py"
+
+
+@pytest.fixture(scope="module")
+def rand_matmul(tmp_path_factory):
+    """KernelBench's level1/1 at its own size: a 4096-square float32 matmul of torch.rand inputs, whose large
+    positive sums let a TF32 GEMM pass float32's tolerance (6.47x vs eager on an H200 before the audit)."""
+    text = (FIXTURES / "matmul_rand.py").read_text()
+    assert "\nN = 512\n" in text
+    path = tmp_path_factory.mktemp("problem") / "matmul_rand_gpu.py"
+    path.write_text(text.replace("\nN = 512\n", "\nN = 2048 * 2\n"))
+    return path
 
 
 def cuda(solution, problem, *args):
@@ -23,8 +33,8 @@ def cuda(solution, problem, *args):
     return proc, report
 
 
-def test_tf32_cublas_matmul_is_flagged_untrusted_and_not_its_own_kernel():
-    proc, report = cuda(TF32, RAND_MATMUL)
+def test_tf32_cublas_matmul_is_flagged_untrusted_and_not_its_own_kernel(rand_matmul):
+    proc, report = cuda(TF32, rand_matmul)
     assert report["status"] == "passed", report["message"]
     audit = report["precision"]
     assert audit["flagged"] and "reduced_precision" in report["flags"], audit
@@ -33,8 +43,8 @@ def test_tf32_cublas_matmul_is_flagged_untrusted_and_not_its_own_kernel():
     assert "no_custom_kernel" in report["flags"] and report["kernels"], report["kernels"]
 
 
-def test_tf32_cublas_matmul_is_refused_under_strict():
-    proc, report = cuda(TF32, RAND_MATMUL, "--strict")
+def test_tf32_cublas_matmul_is_refused_under_strict(rand_matmul):
+    proc, report = cuda(TF32, rand_matmul, "--strict")
     assert report["status"] == "policy_violation" and proc.returncode == 1, report["message"]
     assert "lower precision" in report["message"] and report["precision"]["flagged"]
 
