@@ -144,6 +144,10 @@ def _child_init() -> None:
     torch.set_num_threads(1)  # a shared machine: one core per lint
 
 
+def _ready() -> bool:
+    return True
+
+
 def lint_files(paths: list[Path], timeout_s: float = 120.0, on_result=None) -> list[LintResult]:
     """Lint each file in a child process (restarted after a timeout); `on_result` sees each as it comes."""
     ctx = multiprocessing.get_context("spawn")
@@ -153,6 +157,7 @@ def lint_files(paths: list[Path], timeout_s: float = 120.0, on_result=None) -> l
         for path in paths:
             if pool is None:
                 pool = ctx.Pool(1, initializer=_child_init)
+                pool.apply(_ready)  # a fresh child imports torch first: that is not the problem's time
             job = pool.apply_async(lint_file, (str(path),))
             try:
                 r = job.get(timeout_s)
