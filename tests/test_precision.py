@@ -165,6 +165,7 @@ def test_bundled_library_is_clean():
 
 # ---------------------------------------------------------------- end to end on the CPU
 
+@pytest.mark.timeout(1800)  # a compile and a grading: over 600 s on a loaded 2-core machine
 def test_tf32_rounding_solution_is_flagged_and_untrusted():
     proc, report = grade(FIXTURES / "matmul_tf32_cpu.py", RAND)
     assert report["status"] == "passed", report["message"]
@@ -174,12 +175,14 @@ def test_tf32_rounding_solution_is_flagged_and_untrusted():
     assert report["speedup_trusted"] is False and "reduced_precision" in report["message"]
 
 
+@pytest.mark.timeout(1800)  # a compile and a grading: over 600 s on a loaded 2-core machine
 def test_tf32_rounding_solution_is_refused_under_strict():
     proc, report = grade(FIXTURES / "matmul_tf32_cpu.py", RAND, "--strict")
     assert report["status"] == "policy_violation" and "lower precision" in report["message"], report["message"]
     assert report["precision"]["flagged"] and proc.returncode == 1
 
 
+@pytest.mark.timeout(1800)  # a compile and a grading: over 600 s on a loaded 2-core machine
 def test_honest_tiled_solution_is_not_flagged():
     proc, report = grade(FIXTURES / "matmul_fp32_orders.py", RAND, "--strict")
     assert report["status"] == "passed", report["message"]
