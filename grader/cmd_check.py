@@ -29,7 +29,11 @@ def register(sub) -> None:
     p.add_argument("--sandbox", choices=["auto", "local", "docker"], default="auto")
     p.add_argument("--trials", type=int, default=5, help="correctness trials (default 5)")
     p.add_argument("--no-compile-baseline", action="store_true", help="skip timing torch.compile")
-    p.add_argument("--strict", action="store_true", help="refuse solutions that launch no custom kernel")
+    p.add_argument("--strict", action="store_true", help="refuse solutions that launch no custom kernel, or "
+                                                          "that compute in lower precision than the problem's dtype")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"],
+                   help="grade a variant of the problem in this dtype: floating inputs and both models cast, "
+                        "that dtype's tolerances (default: the problem as written)")
     p.add_argument("--max-timing-s", type=float, default=10.0, help="cap of each timing loop (default 10)")
     p.add_argument("--cpu-threads", type=int, default=1, metavar="N",
                    help="CPU gradings: threads (and cores) both sides run on (default 1)")
@@ -58,7 +62,7 @@ def request_from_args(args: argparse.Namespace) -> GradeRequest:
                         sandbox=args.sandbox, trials=args.trials, timeouts=timeouts,
                         baseline_compile=not args.no_compile_baseline, strict=args.strict,
                         max_timing_s=args.max_timing_s, cpu_threads=args.cpu_threads,
-                        memory_limit_mb=args.memory_limit_mb,
+                        memory_limit_mb=args.memory_limit_mb, precision=args.precision,
                         gpu_memory_limit_mb=args.gpu_memory_limit_mb, dims=problems.parse_dims(args.dims))
 
 

@@ -1,4 +1,4 @@
-"""`grader problems list` and `grader problems show NAME`: browse the problem library."""
+"""`grader problems list`, `show NAME` and `lint [DIR]`: browse and check the problem library."""
 
 from __future__ import annotations
 
@@ -32,11 +32,54 @@ def register(sub) -> None:
     sh.add_argument("--no-source", action="store_true", help="leave out the reference source")
     sh.set_defaults(func=run)
 
+    li = psub.add_parser("lint", help="check that doing nothing fails every problem",
+                         description="Run each problem's reference on the CPU at a reduced size and check that "
+                                     "all zeros, a constant and returning an input each fail the comparison. "
+                                     "Exit code 1 when a problem is weak or fails to run.")
+    li.add_argument("dir", nargs="?", help="folder of KernelBench-format problems, searched recursively "
+                                           "(default: the bundled library)")
+    li.add_argument("--timeout", type=float, default=120.0, metavar="S", help="time limit per problem (default 120)")
+    li.add_argument("--json", action="store_true", help="one JSON object per problem, one a line")
+    li.set_defaults(func=run)
+
 
 def run(args: argparse.Namespace) -> int:
     if args.problems_command == "list":
         return run_list(args)
+    if args.problems_command == "lint":
+        return run_lint(args)
     return run_show(args)
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    from . import lint
+
+    root = Path(args.dir) if args.dir else problems.BUNDLED
+    if not root.is_dir():
+        raise UsageError(f"{args.dir}: not a folder; pass a folder of KernelBench-format problems")
+    files = []
+    for f in sorted(root.rglob("*.py")):
+        try:
+            problems.check_source(f)
+            files.append(f)
+        except UsageError:
+            continue  # helpers and solutions beside the problems
+    if not files:
+        raise UsageError(f"{root}: no KernelBench-format problems in this folder")
+
+    def show(r: "lint.LintResult") -> None:
+        if args.json:
+            print(r.model_dump_json(), flush=True)
+            return
+        what = {"clean": "ok", "weak": "WEAK: passes with " + ", ".join(r.passes)}.get(r.status, r.status.upper())
+        name = str(Path(r.path).relative_to(root))
+        print(f"{name:<60} {what}{'  (' + r.note + ')' if r.note else ''}  {r.seconds:.1f}s", flush=True)
+
+    results = lint.lint_files(files, args.timeout, show)
+    if not args.json:
+        counts = {s: sum(r.status == s for r in results) for s in ("clean", "weak", "error", "timeout")}
+        print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(results)} problems")
+    return 0 if all(r.status == "clean" for r in results) else 1
 
 
 def _where(e: problems.ProblemEntry) -> str:

@@ -136,6 +136,20 @@ def summary(report: Report) -> Table:
         t.add_row("roofline", f"{report.roofline_fraction * 100:.0f}% of the device's floor")
     if report.max_abs_err is not None:
         t.add_row("max error", f"abs {report.max_abs_err:.3g}, rel {report.max_rel_err:.3g}")
+    if report.dtype:
+        t.add_row("dtype", f"{report.dtype} (--precision variant)")
+    audit = report.precision
+    if audit is not None:
+        if audit.candidate_err is None:
+            t.add_row("precision", audit.note)
+        else:
+            line = (f"error vs float64: candidate {audit.candidate_err:.3g}, eager {audit.eager_err:.3g}, "
+                    f"{audit.probe_bits}-bit inputs {audit.probe_err:.3g}")
+            t.add_row("precision", Text(line + ("  [REDUCED PRECISION]" if audit.flagged else ""),
+                                        style="red" if audit.flagged else ""))
+    if report.kernels:
+        t.add_row("kernels run", Text(", ".join(report.kernels[:6]) + (" ..." if len(report.kernels) > 6 else "")
+                                      + "  (none defined in the solution)", style="red"))
     if report.flags:
         t.add_row("flags", ", ".join(report.flags))
     if report.dims:

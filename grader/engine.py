@@ -24,12 +24,11 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import compile_map, device_check, device_lock, policy, problems, roofline, sizing
+from . import compile_map, device_check, device_lock, lint, policy, precision, problems, roofline, sizing, trust
+from .clocks import ClockWatch, throttled
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
-from . import trust
-from .clocks import ClockWatch, throttled
-from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
+from .models import (GradeRequest, Phase, PrecisionAudit, ProgressEvent, Report, Status, TimingStats, TrialResult)
 from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -282,6 +281,10 @@ class Grading:
                 self._grade(ref, cand)
             finally:
                 report.worker_log = report.worker_log or cand.worker.log()[-4000:]
+        late = [f for f in policy.RUNTIME_STRICT_FLAGS if f in report.flags] if strict else []
+        if late:  # found by running it, so only now: the figures stay in the report, the verdict does not
+            raise Verdict(Status.policy_violation, f"{self.solution_path}: strict mode refuses this solution: "
+                                                   + "; ".join(policy.RUNTIME_STRICT_FLAGS[f] for f in late))
 
     def _plan(self) -> sizing.Plan:
         """Limits from the problem's own sizes, or a refusal before anything starts when it cannot fit."""
@@ -297,7 +300,8 @@ class Grading:
         req = self.req
         init_seed = fresh_seed()
         load = {"cmd": "load", "device": req.device, "init_seed": init_seed, "dims": req.dims,
-                "problem": ref.worker.paths["problem"]}
+                "problem": ref.worker.paths["problem"], "precision": req.precision}
+        self.report.dtype = str(precision.VARIANTS[req.precision]).removeprefix("torch.") if req.precision else ""
         if req.device == "cpu":
             load.update(threads=req.cpu_threads, cpus=self.cpu_cores())
         ref.chan.send({**load, "role": "reference"})
@@ -324,6 +328,7 @@ class Grading:
         # Correctness: fresh seeds, one reference run and one candidate run each.
         self.event(Phase.correctness, "start", f"{req.trials} trials on fresh random inputs", total=req.trials)
         deadline = time.monotonic() + req.timeouts.correctness
+        ranges = None  # each reference output's range over the trials: the weak-check test
         for i in range(1, req.trials + 1):
             seed = fresh_seed()
             left = max(deadline - time.monotonic(), 0.001)
@@ -334,15 +339,19 @@ class Grading:
             self.in_bytes = _int(ref_reply.get("input_bytes")) or 0
             self.out_bytes = sum(t.numel() * t.element_size() for t in expected)
             self.out_dtypes = [t.dtype for t in expected]
+            ranges = lint.merge_ranges(ranges, expected)
             poison = [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in expected]
             left = max(deadline - time.monotonic(), 0.001)
             reply = cand.call({"cmd": "run", "seed": seed, "tag": f"c{i}", "poison": poison}, left,
                               f"correctness trial {i}", budget=budget)
-            trial = self._check(i, "trial", expected, cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}"))
+            got = cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}")
+            trial = self._check(i, "trial", expected, got)
             self.event(Phase.correctness, "trial", trial.message, index=i, total=req.trials, ok=trial.ok)
             if not trial.ok:
                 raise Verdict(Status.incorrect, f"wrong output on trial {i}/{req.trials}: {trial.message}")
         self.event(Phase.correctness, "end", f"all {req.trials} trials match", ok=True)
+        self._audit(ref, seed, expected, got, ranges)
+        del expected, got
 
         if req.device == "cuda":
             self._time_gpu(ref, cand)
@@ -443,8 +452,11 @@ class Grading:
         report.trials.append(trial)
         return trial
 
+    def _tolerance(self, dtype) -> tuple[float, float]:
+        return tolerance(dtype, self.meta, variant=self.req.precision is not None)
+
     def _compare(self, got, expected):
-        tol = tolerance(expected.dtype, self.meta)
+        tol = self._tolerance(expected.dtype)
         if self.req.device == "cuda":
             try:  # outputs of several GB compare in well under a second on the GPU
                 return compare(got, expected, *tol, device="cuda")
@@ -463,6 +475,31 @@ class Grading:
         name = "eager PyTorch" if label == "eager" else "torch.compile"
         self.event(Phase.baseline, "start", f"timing {name}" + (f", {what}" if what else ""), label=label)
         return self._time(ref, ref, label, Phase.baseline, max_s)
+
+    def _audit(self, ref: Party, seed: int, expected: list, got: list, ranges: list) -> None:
+        """After correctness: whether one constant would have passed every trial (grader/lint.py), then the
+        precision audit of the last trial against float64 runs of the reference on its seed (grader/precision.py)."""
+        if lint.nearly_constant(ranges, [self._tolerance(e.dtype) for e in expected]):
+            self._flag("weak_check")
+        skip = precision.skip_reason(expected)
+        runs: list[list] = []
+        for bits in ([] if skip else [None, precision.PROBE_BITS[precision.audited_dtype(expected)]]):
+            msg = {"cmd": "float64", "seed": seed, "bits": bits, "tag": f"f64-{bits}",
+                   "budget_bytes": self.spec("reference").limits.memory_bytes}
+            reply = ref.call(msg, self.req.timeouts.correctness, "precision audit")
+            if reply.get("ok") is not True:  # e.g. it would not fit: the grading goes on without the audit
+                skip = f"skipped: {str(reply.get('message', 'the float64 run failed'))[:300]}"
+                break
+            runs.append(ref.tensors(reply, "precision audit"))
+        if skip:
+            self.report.precision = PrecisionAudit(note=skip)
+            self.event(Phase.correctness, "log", f"precision audit {skip}")
+            return
+        audit = precision.assess(got, expected, runs[0], runs[1], precision.audited_dtype(expected), self.req.device)
+        self.report.precision = audit
+        self.event(Phase.correctness, "log", f"precision audit: {audit.note}")
+        if audit.flagged:
+            self._flag("reduced_precision")
 
     def _time(self, party: Party, ref: Party, label: str, phase: Phase, max_s: float) -> TimingStats:
         """One timing loop in the worker (events on CUDA, the host clock on CPU), with the GPU's clocks
@@ -579,6 +616,10 @@ class Grading:
         # custom kernel it built, PyTorch still does the reference's work. A hint; the worker could lie.
         if cand and ref and self.source is not None and self.source.custom_kernel and set(ref) <= set(cand):
             self._flag("reference_kernels_remain")
+        # Which kernels are the solution's own is read here from its file, never taken from the worker.
+        if self.req.device == "cuda" and cand is not None and not policy.own_kernels_ran(self.solution_path, cand):
+            self._flag("no_custom_kernel")
+            self.report.kernels = policy.gpu_kernels(cand)[:50]
 
     def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: dict, label: str) -> None:
         """What the candidate produced while being timed must be right too."""
@@ -598,7 +639,8 @@ class Grading:
                 clock_s: float, spread: float | None) -> None:
         report = self.report
         tampering = self.source is not None and self.source.tampering
-        d = trust.decide(cand, base, trusted_ms, self.req.device, tampering=tampering, spread=spread)
+        d = trust.decide(cand, base, trusted_ms, self.req.device, tampering=tampering, spread=spread,
+                         reduced_precision="reduced_precision" in report.flags)
         self._flag(*d.flags)
         report.runtime, report.baseline, report.baseline_compile = cand, base, comp
         report.runtime_ms, report.baseline_ms = d.runtime_ms, base.median_ms
@@ -623,7 +665,8 @@ class Grading:
             report.speedup_compile = round(comp.median_ms / d.runtime_ms, 4)
         vs_compile = f", {report.speedup_compile:.2f}x vs torch.compile" if report.speedup_compile else ""
         caveat = "" if trusted else " (not trusted: " + ", ".join(
-            f for f in report.flags if f in ("timing_mismatch", "excessive_speedup", "tampering", "noisy_timing")
+            f for f in report.flags if f in ("timing_mismatch", "excessive_speedup", "tampering", "noisy_timing",
+                                          "reduced_precision")
         ) + ")"
         report.message = (f"correct on {self.req.trials} trials; {d.speedup:.2f}x vs eager "
                           f"({d.runtime_ms:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")

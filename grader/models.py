@@ -56,6 +56,8 @@ class GradeRequest(BaseModel):
     strict: bool = Field(False, description="refuse solutions that launch no custom kernel")
     max_timing_s: float = Field(10.0, gt=0, description="time cap of one timing loop")
     cpu_threads: int = Field(1, ge=1, le=256, description="threads (and cores) both sides of a CPU grading run on")
+    precision: Literal["fp32", "fp16", "bf16"] | None = Field(
+        None, description="grade a variant of the problem in this dtype: floating inputs and the models cast")
     memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
     baselines: KnownBaselines | None = Field(None, description="trusted baseline timings measured earlier; "
@@ -148,9 +150,14 @@ class PrecisionAudit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reference: str = Field("float64", description="precision of the run both are measured against")
-    candidate_err: float = Field(description="candidate's error against the high-precision run")
-    eager_err: float = Field(description="eager PyTorch's error against the same run")
-    metric: str = Field("rel_l2", description="how the errors are measured")
+    candidate_err: float | None = Field(None, description="candidate's error against the high-precision run "
+                                        "(null when the audit was skipped: see note)")
+    eager_err: float | None = Field(None, description="eager PyTorch's error against the same run")
+    probe_err: float | None = Field(None, description="error of the float64 run from inputs and weights rounded "
+                                    "to probe_bits mantissa bits: what that lower precision costs on these inputs")
+    probe_bits: int | None = Field(None, description="mantissa bits of that rounding (10: TF32, for float32)")
+    dtype: str = Field("", description="the dtype the outputs were judged in")
+    metric: str = Field("rel_l2", description="how the errors are measured: ||out - ref|| / ||ref||")
     flagged: bool = Field(False, description="true when the candidate computes in lower precision than asked")
     note: str = ""
 
@@ -190,6 +197,9 @@ class Report(BaseModel):
     flags: list[str] = Field(default_factory=list)
     compile_cached: bool | None = Field(None, description="the solution's extensions came from the compile cache")
     precision: PrecisionAudit | None = None
+    dtype: str = Field("", description="dtype of the graded variant when --precision asked for one")
+    kernels: list[str] = Field(default_factory=list, description="GPU kernels the candidate's profiled forward "
+                               "launched (the worker's word), named when none of them is the solution's own")
     dims: dict[str, int] = Field(default_factory=dict, description="problem sizes overridden with --dims")
     compile_log: str = ""
     worker_log: str = ""

@@ -66,6 +66,11 @@ GRAPH_TEXT = re.compile(r"cudaGraphLaunch|cudaStreamBeginCapture|CUDAGraph\b|cud
 TAMPER_KINDS = ("patches_module", "harness_access", "dynamic_code", "verdict_text")
 STRICT_FLAGS = ("no_custom_kernel", "tampering", "calls_reference", "torch_fallback", "risky_import",
                 "reads_system_files")
+# Flags only running the solution can raise; --strict refuses them once the grading has run.
+RUNTIME_STRICT_FLAGS = {"no_custom_kernel": "none of the GPU kernels it launched is defined in its own source",
+                        "reduced_precision": "it computes in lower precision than the problem's dtype"}
+GLOBAL_FN = re.compile(r"__global__\b[^;{}()]*?\b([A-Za-z_]\w*)\s*\(")  # after __launch_bounds__(...) is cut
+NOT_KERNELS = ("Memcpy", "Memset")  # copies and fills the profiler lists beside kernels
 
 
 class Finding(BaseModel):
@@ -396,3 +401,32 @@ def check_solution(path: Path) -> SourceCheck:
         if f.flag not in flags:
             flags.append(f.flag)
     return SourceCheck(ok=True, custom_kernel=custom, flags=flags, findings=scanner.findings)
+
+
+def own_kernel_names(text: str) -> set[str]:
+    """Kernels the solution defines itself: `__global__` functions anywhere in its text (CUDA strings,
+    CuPy raw kernels) and Triton `@jit` functions. Read from the file, never from what the worker says."""
+    names = {m.group(1) for m in GLOBAL_FN.finditer(re.sub(r"__launch_bounds__\s*\([^)]*\)", "", text))}
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return names
+    for n in ast.walk(tree):
+        if isinstance(n, ast.FunctionDef) and any("jit" in ast.unparse(d) for d in n.decorator_list):
+            names.add(n.name)
+    return names - {"void"}
+
+
+def gpu_kernels(names: list[str]) -> list[str]:
+    """The kernels among a CUDA profile's names (copies and fills left out)."""
+    return [n for n in names if not n.startswith(NOT_KERNELS)]
+
+
+def own_kernels_ran(path: Path, profiled: list[str]) -> bool:
+    """Whether any kernel of a CUDA profile is one the solution file defines (matched on identifiers of the
+    demangled name, so templates, namespaces and argument lists do not matter)."""
+    try:
+        own = own_kernel_names(Path(path).read_text())
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(own & set(re.findall(r"[A-Za-z_]\w*", name)) for name in gpu_kernels(profiled))

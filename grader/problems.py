@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError

@@ -15,6 +15,7 @@ import torch
 
 from grader.errors import UsageError
 from grader.problems import load_module
+from grader.precision import VARIANTS, cast_floating
 from grader.protocol import write_tensor
 
 _sync = torch.cuda.synchronize
@@ -91,11 +92,12 @@ def as_outputs(result: Any) -> list:
 
 
 class ModelRunner:
-    def __init__(self, problem, model, device: str, role: str):
+    def __init__(self, problem, model, device: str, role: str, cast: torch.dtype | None = None):
         self.problem = problem
         self.model = model
         self.device = device
         self.role = role
+        self.cast = cast  # the --precision variant: floating inputs (and the model, at load) in this dtype
         self._compiled = None
         self.window_outputs: list[list] | None = None
 
@@ -131,20 +133,21 @@ class ModelRunner:
             if not isinstance(model_cls, type):
                 raise WorkerError("compile_error", f"{msg['solution']}: defines no class ModelNew")
         seed = msg["init_seed"]
+        cast = VARIANTS.get(msg.get("precision"))
         try:
             _seed(seed)
             init = problem.get_init_inputs()
             _seed(seed)
             model = model_cls(*init)
             if isinstance(model, torch.nn.Module):
-                model = model.to(device)
+                model = model.to(device) if cast is None else model.to(device=device, dtype=cast)
         except Exception as e:
             text = f"{type(e).__name__}: {e}"
             if role == "candidate" and any(m in str(e) for m in BUILD_ERROR_MARKERS):
                 raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
             kind = "runtime_error" if role == "candidate" else "problem_error"
             raise WorkerError(kind, f"constructing the model failed: {text}"[:500], traceback.format_exc(limit=-5))
-        return cls(problem, model, device, role)
+        return cls(problem, model, device, role, cast)
 
     def info(self) -> dict:
         name = torch.cuda.get_device_name() if self.device == "cuda" else "cpu"
@@ -157,7 +160,8 @@ class ModelRunner:
         # microseconds on a GPU. Both workers do the same, so the reference sees the same values.
         with torch.device(self.device):
             made = self.problem.get_inputs()
-        return [x.to(self.device) if isinstance(x, torch.Tensor) else x for x in made]
+        made = [x.to(self.device) if isinstance(x, torch.Tensor) else x for x in made]
+        return made if self.cast is None else [cast_floating(x, self.cast) for x in made]
 
     def _sync(self) -> None:
         if self.device == "cuda":

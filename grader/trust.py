@@ -72,12 +72,13 @@ def round_spread(ratios: list[float]) -> float:
 
 
 def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, device: str, *,
-           tampering: bool = False, spread: float | None = None) -> Decision:
+           tampering: bool = False, reduced_precision: bool = False, spread: float | None = None) -> Decision:
     """The rules, in order:
     1. The event figure is used when the grader's clock does not show the call to be slower than it by more
        than `tolerance()`; otherwise the grader's figure is used, flagged `timing_mismatch`, untrusted.
     2. No trusted window (it could not run): the event figure, untrusted.
-    3. Static tampering findings leave any figure untrusted.
+    3. Static tampering findings, and output computed in lower precision than asked (the precision audit),
+       leave any figure untrusted.
     4. On the CPU, rounds interleaved with the baselines whose speedups spread wider than NOISE_MARGIN leave
        the speedup untrusted, flagged `noisy_timing`.
     5. Above EXCESSIVE_SPEEDUP the speedup is flagged `excessive_speedup` (still trusted: the roofline
@@ -98,7 +99,7 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
         basis = (f"the grader's own clock: {trusted_ms:.4g} ms per call, where the solution's "
                  f"{clock.split()[0]} timing claimed {cand.median_ms:.4g} ms")
         runtime = trusted_ms
-    if tampering:
+    if tampering or reduced_precision:
         trusted = False
     if spread is not None and spread > NOISE_MARGIN:
         flags.append("noisy_timing")

@@ -76,6 +76,11 @@ def main() -> int:
                 chan.send({"ok": True, "done": True})
             elif cmd == "checksum":
                 chan.send({"ok": True, "sums": runner.checksum(int(msg["seed"]), bool(msg.get("abs")))})
+            elif cmd == "float64":  # the precision audit's reference run; sent to the reference worker only
+                from grader.precision import float64_outputs
+
+                outs = float64_outputs(runner, msg["seed"], msg.get("bits"), msg.get("budget_bytes"))
+                chan.send({"ok": True, "outputs": runner.write_outputs(outs, exchange, msg["tag"])})
             elif cmd == "profile":
                 chan.send({"ok": True, "names": runner.profile(msg["seed"])})
             elif cmd == "exit":
