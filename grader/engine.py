@@ -318,7 +318,7 @@ class Grading:
         self.report.device = str(info.get("device_name", req.device))
 
     def _grade(self, ref: Party, cand: Party) -> None:
-        req, report = self.req, self.report
+        req = self.req
         self._load(ref, cand)
 
         # From here on the device is busy: checks and timings take it one grading at a time, so a batch
@@ -363,7 +363,7 @@ class Grading:
 
         Nothing of the candidate may run while the baselines are timed: a process or a kernel it left behind
         would slow them down and inflate its speedup (pausing it would not stop kernels it queued)."""
-        req, report = self.req, self.report
+        req = self.req
         self.event(Phase.timing, "start", "timing the solution", label="candidate")
         cand_stats = self._time(cand, ref, "candidate", Phase.timing, req.max_timing_s)
         self.event(Phase.timing, "end", f"{cand_stats.median_ms:.4g} ms", ok=True, median_ms=cand_stats.median_ms,
