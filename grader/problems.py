@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
