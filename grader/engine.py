@@ -4,30 +4,35 @@ Two sandboxed workers run per grading: one holds the reference `Model`, the
 other the candidate `ModelNew`. Both make their own inputs from seeds drawn
 here, fresh for every trial, so neither can see or touch the other's memory.
 Every verdict is decided in this process from raw bytes and this process's own
-clock; nothing a worker claims is taken on trust.
+clock; nothing a worker claims is taken on trust. Messages are the models of
+grader/messages.py; outputs of CUDA gradings come over as VMM handles and are
+copied into this process's own GPU memory before they are compared
+(grader/cuda_share.py), others as checked files (grader/protocol.py).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import statistics
 import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import psutil
 from pydantic import ValidationError
 
 import sandbox
 
-from . import device_lock, policy, problems, roofline
+from . import cuda_share, device_lock, policy, problems, roofline
+from . import messages as m
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
 from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
-from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor
+from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor, tensor_bytes
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 TIMING_SETS = 3          # input sets the timed runs rotate through
@@ -62,6 +67,10 @@ class Party:
     def __init__(self, box: sandbox.Sandbox, role: str, spec: sandbox.WorkerSpec, cancel: threading.Event):
         self.role = role
         self.cancel = cancel
+        self.handover: m.Handover = "files"  # 'cuda' once both sides agreed at load
+        self.fds: list[int] = []             # descriptors that came with the last reply
+        # No honest output is larger than the GPU memory the worker may hold.
+        self.max_gpu_bytes = spec.limits.gpu_memory_bytes or (1 << 50)
         try:
             self.worker = box.start(spec)
         except sandbox.SandboxError as e:
@@ -69,7 +78,13 @@ class Party:
         self.chan = Channel(self.worker.channel)
 
     def close(self) -> None:
+        self._close_fds()
         self.worker.close()
+
+    def _close_fds(self) -> None:
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            os.close(fd)
 
     def failure(self, what: str, timeout: float | None = None) -> Verdict:
         """The verdict for a worker that stopped answering: limits first, then the way it died."""
@@ -92,7 +107,7 @@ class Party:
         return Verdict(Status.runtime_error, f"{self.role} worker {how} during {what}", flags,
                        self.worker.log()[-4000:])
 
-    def call(self, msg: dict, timeout: float, what: str,
+    def call(self, msg: m.Message, timeout: float, what: str,
              on_progress: Callable[[dict], None] | None = None) -> dict:
         try:
             self.chan.send(msg)
@@ -127,6 +142,17 @@ class Party:
                 continue
             if reply.get("progress"):
                 continue
+            # Descriptors belong to the reply they came with: exactly one per output declared as CUDA.
+            outs = reply.get("outputs")
+            declared = sum(isinstance(d, dict) and d.get("kind") == "cuda" for d in outs) \
+                if isinstance(outs, list) else 0
+            self._close_fds()
+            try:
+                self.fds = self.chan.take_fds(declared)
+            except ProtocolError as e:
+                self.worker.kill()
+                raise Verdict(Status.runtime_error, f"{self.role} broke the grading protocol during {what}: {e}",
+                              ("protocol_violation",))
             return reply
 
     def _still_running(self, grace_s: float = 1.0) -> bool:
@@ -139,24 +165,52 @@ class Party:
             time.sleep(0.02)
         return False
 
-    def tensors(self, reply: dict, what: str) -> list:
-        descs = reply.get("outputs")
-        if not isinstance(descs, list) or not descs:
-            raise Verdict(Status.runtime_error, f"{self.role} returned no outputs during {what}")
+    def tensors(self, reply: m.Outputs, what: str) -> list:
+        """The reply's outputs as tensors of this process: on the GPU for CUDA handles, else from files."""
+        fds, self.fds = self.fds, []
         try:
-            return [read_tensor(self.worker.exchange, d) for d in descs]
+            if fds and self.handover != "cuda":
+                raise ProtocolError("sent CUDA handles although files were asked for")
+            handles = iter(fds)
+            return [self._take(d, next(handles)) if isinstance(d, m.CudaTensor)
+                    else read_tensor(self.worker.exchange, d) for d in reply.outputs]
         except ProtocolError as e:
             raise Verdict(Status.runtime_error, f"{self.role} handed over a bad tensor during {what}: {e}",
                           ("protocol_violation",))
         finally:
-            for d in descs:
-                if isinstance(d, dict) and isinstance(d.get("file"), str) and "/" not in d["file"]:
-                    (self.worker.exchange / d["file"]).unlink(missing_ok=True)
+            for fd in fds:
+                os.close(fd)
+            for d in reply.outputs:
+                if isinstance(d, m.FileTensor):
+                    for name in d.files:  # names are validated: no '/', no leading '.'
+                        (self.worker.exchange / name).unlink(missing_ok=True)
+
+    def _take(self, desc: m.CudaTensor, fd: int):
+        import torch
+
+        nbytes = tensor_bytes(desc.dtype, desc.shape)
+        if nbytes > self.max_gpu_bytes:
+            raise ProtocolError(f"a handle of {nbytes} bytes is more than the worker may hold on the GPU")
+        try:
+            raw = cuda_share.import_copy(fd, nbytes)
+        except cuda_share.CudaError as e:
+            raise ProtocolError(str(e)) from e
+        except torch.OutOfMemoryError as e:
+            raise Verdict(Status.runtime_error, f"the grader has no GPU memory left for the {self.role}'s output "
+                                                f"of {nbytes / 2**30:.1f} GiB") from e
+        return raw.view(getattr(torch, desc.dtype)).reshape(desc.shape)
 
 
-def _expect_ok(reply: dict, party: Party, what: str) -> dict:
+def _expect_ok(reply: dict, party: Party, what: str, model: type[M]) -> M:
+    """The reply as `model`, or the verdict its failure (or its malformation) calls for."""
     if reply.get("ok") is True:
-        return reply
+        try:
+            return model.model_validate(reply)
+        except ValidationError as e:
+            party.worker.kill()
+            raise Verdict(Status.runtime_error, f"{party.role} sent a malformed reply during {what}: "
+                                                f"{e.errors()[0]['loc']}: {e.errors()[0]['msg']}",
+                          ("protocol_violation",)) from e
     kind = reply.get("error")
     message = str(reply.get("message", "no message"))[:2000]
     detail = str(reply.get("detail", ""))[-20000:]
@@ -168,6 +222,9 @@ def _expect_ok(reply: dict, party: Party, what: str) -> dict:
     status = {"compile_error": Status.compile_error, "incorrect": Status.incorrect,
               "resource_limit": Status.resource_limit}.get(kind, Status.runtime_error)
     raise Verdict(status, message if status is Status.compile_error else f"{what}: {message}", (), detail)
+
+
+M = TypeVar("M", bound=m.Message)
 
 
 def default_memory_limit() -> int:
@@ -278,18 +335,23 @@ class Grading:
     def _load(self, ref: Party, cand: Party) -> None:
         req = self.req
         init_seed = fresh_seed()
-        load = {"cmd": "load", "device": req.device, "init_seed": init_seed,
-                "problem": ref.worker.paths["problem"]}
-        ref.chan.send({**load, "role": "reference"})
+        handover = handover_for(req.device)
+        load = m.Load(device=req.device, init_seed=init_seed, role="reference", problem=ref.worker.paths["problem"],
+                      handover=handover)
+        ref.chan.send(load)
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
-        reply = cand.call({**load, "role": "candidate", "problem": cand.worker.paths["problem"],
-                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile")
-        _expect_ok(reply, cand, "compile")
+        reply = cand.call(load.model_copy(update={"role": "candidate", "problem": cand.worker.paths["problem"],
+                                                  "solution": cand.worker.paths["solution"]}),
+                          req.timeouts.compile, "compile")
+        cand_info = _expect_ok(reply, cand, "compile", m.Loaded).info
         self.event(Phase.compile, "end", "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
-        info = _expect_ok(ref.wait(req.timeouts.compile, "load"), ref, "load")["info"]
-        self.report.versions = {k: str(v) for k, v in info.items()}
-        self.report.device = str(info.get("device_name", req.device))
+        info = _expect_ok(ref.wait(req.timeouts.compile, "load"), ref, "load", m.Loaded).info
+        for party, said in ((ref, info), (cand, cand_info)):
+            party.handover = "cuda" if handover == "cuda" and said.handover == "cuda" else "files"
+        self.report.versions = {k: str(v) for k, v in info.model_dump().items()}
+        self.report.versions["candidate_handover"] = cand.handover
+        self.report.device = info.device_name
 
     def _grade(self, ref: Party, cand: Party) -> None:
         req, report = self.req, self.report
@@ -301,13 +363,13 @@ class Grading:
         for i in range(1, req.trials + 1):
             seed = fresh_seed()
             left = max(deadline - time.monotonic(), 0.001)
-            expected = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"r{i}"}, left,
-                                                       f"correctness trial {i}"), ref, f"trial {i}"), f"trial {i}")
-            poison = [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in expected]
+            expected = ref.tensors(_expect_ok(ref.call(m.Run(seed=seed, tag=f"r{i}"), left, f"correctness trial {i}"),
+                                              ref, f"trial {i}", m.Outputs), f"trial {i}")
+            poison = [(list(t.shape), str(t.dtype).removeprefix("torch.")) for t in expected]
             left = max(deadline - time.monotonic(), 0.001)
-            reply = cand.call({"cmd": "run", "seed": seed, "tag": f"c{i}", "poison": poison}, left,
-                              f"correctness trial {i}")
-            trial = self._check(i, "trial", expected, cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}"))
+            reply = cand.call(m.Run(seed=seed, tag=f"c{i}", poison=poison), left, f"correctness trial {i}")
+            trial = self._check(i, "trial", expected,
+                                cand.tensors(_expect_ok(reply, cand, f"trial {i}", m.Outputs), f"trial {i}"))
             self.event(Phase.correctness, "trial", trial.message, index=i, total=req.trials, ok=trial.ok)
             if not trial.ok:
                 raise Verdict(Status.incorrect, f"wrong output on trial {i}/{req.trials}: {trial.message}")
@@ -382,13 +444,9 @@ class Grading:
             self.event(phase, "timing", label=label, index=_int(p.get("runs")), mean_ms=_float(p.get("mean_ms")),
                        rel_err=_float(p.get("rel_sem")))
 
-        reply = _expect_ok(party.call({"cmd": "time", "seeds": seeds, "variant": variant, "tag": f"t{label}",
-                                       "max_time_s": req.max_timing_s}, max(deadline - time.monotonic(), 1), what,
-                                      progress), party, what)
-        try:
-            stats = TimingStats.model_validate(reply.get("stats"))
-        except ValidationError as e:
-            raise Verdict(Status.runtime_error, f"{party.role} sent malformed timings", ("protocol_violation",)) from e
+        reply = _expect_ok(party.call(m.Time(seeds=seeds, variant=variant, tag=f"t{label}", max_time_s=req.max_timing_s),
+                                      max(deadline - time.monotonic(), 1), what, progress), party, what, m.Timed)
+        stats: TimingStats = reply.stats
         if not all(math.isfinite(x) and x >= 0 for x in (stats.median_ms, stats.mean_ms, stats.wall_median_ms)):
             raise Verdict(Status.runtime_error, f"{party.role} sent impossible timings", ("protocol_violation",))
         if party.role == "candidate":
@@ -397,13 +455,13 @@ class Grading:
         # The grader's own clock: N back-to-back calls and one sync, bracketed from outside.
         # Sized on the mean, not the median: on a busy machine the mean is what N runs really cost.
         runs = max(3, min(10_000, math.ceil(GUARD_TARGET_S / max(stats.mean_ms / 1e3, 1e-6))))
-        guard = {"cmd": "guard", "seeds": seeds, "variant": variant, "runs": runs, "tag": f"g{label}"}
-        _expect_ok(party.call(guard, max(deadline - time.monotonic(), 1), what), party, what)
+        guard = m.Guard(seeds=seeds, variant=variant, runs=runs, tag=f"g{label}")
+        _expect_ok(party.call(guard, max(deadline - time.monotonic(), 1), what), party, what, m.Ready)
         t0 = time.perf_counter()
         try:
             # The reference's timings are trusted, so only the candidate is held to the short limit.
             limit = GUARD_MAX_S if party.role == "candidate" else max(deadline - time.monotonic(), GUARD_MAX_S)
-            reply = party.call({"cmd": "go"}, limit, f"{what} cross-check")
+            raw = party.call(m.Go(), limit, f"{what} cross-check")
         except Verdict as v:
             if v.status is not Status.timeout or party.role != "candidate":
                 raise
@@ -411,7 +469,7 @@ class Grading:
                           f"{runs} back-to-back runs took over {GUARD_MAX_S:.0f}s although the solution reported "
                           f"{stats.median_ms:.4g} ms per run: its timings cannot be trusted", ("timing_mismatch",))
         guard_ms = (time.perf_counter() - t0) * 1e3 / runs
-        _expect_ok(reply, party, what)
+        reply = _expect_ok(raw, party, what, m.Outputs)
         if party.role == "candidate":
             self._check_timed_output(ref, party, seeds, reply, "cross-check")
         return stats, guard_ms
@@ -432,20 +490,19 @@ class Grading:
             pair = {}
             for party in ((cand, ref) if k % 2 == 0 else (ref, cand)):  # whoever goes second may meet the
                 # first one's spinning thread pool: alternate, so neither side always pays for it
-                probe = {"cmd": "probe", "seeds": [seed], "runs": 1, "variant": "eager", "tag": f"p{k}"}
-                _expect_ok(party.call(probe, self.req.timeouts.timing, what), party, what)
+                probe = m.Probe(seeds=[seed], runs=1, variant="eager", tag=f"p{k}")
+                _expect_ok(party.call(probe, self.req.timeouts.timing, what), party, what, m.Ready)
                 pick = secrets.randbits(40)  # which elements come back is revealed only once the call is done
                 t0 = time.perf_counter()
-                _expect_ok(party.call({"cmd": "go"}, GUARD_MAX_S, what), party, what)
-                reply = party.call({"cmd": "sample", "seed": pick, "k": PROBE_SAMPLES}, GUARD_MAX_S, what)
+                _expect_ok(party.call(m.Go(), GUARD_MAX_S, what), party, what, m.Done)
+                reply = party.call(m.Sample(seed=pick, k=PROBE_SAMPLES), GUARD_MAX_S, what)
                 pair[party.role] = (time.perf_counter() - t0) * 1e3
-                _expect_ok(reply, party, what)
-                sampled = party.tensors(reply, what)
+                sampled = party.tensors(_expect_ok(reply, party, what, m.Outputs), what)
                 if party is cand:
                     got, cand_pick = sampled, pick
-            full = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"xp{k}"},
-                                                   self.req.timeouts.correctness, "reference check"), ref, what), what)
-            expected = [e.reshape(-1)[sample_indices(e.numel(), cand_pick + i, PROBE_SAMPLES)]
+            full = ref.tensors(_expect_ok(ref.call(m.Run(seed=seed, tag=f"xp{k}"), self.req.timeouts.correctness,
+                                                   "reference check"), ref, what, m.Outputs), what)
+            expected = [e.reshape(-1)[sample_indices(e.numel(), cand_pick + i, PROBE_SAMPLES).to(e.device)]
                         for i, e in enumerate(full)]
             if len(got) != len(expected) or not all(self._compare(g, e).ok for g, e in zip(got, expected)):
                 trial = self._check(len(self.report.trials) + 1, "fresh", expected, got)
@@ -456,12 +513,11 @@ class Grading:
     def _profile(self, party: Party) -> list[str] | None:
         """What one forward launched, as the worker's torch.profiler saw it (a hint: the worker could lie)."""
         try:
-            reply = party.call({"cmd": "profile", "seed": fresh_seed()}, min(self.req.timeouts.timing, 120.0),
+            reply = party.call(m.Profile(seed=fresh_seed()), min(self.req.timeouts.timing, 120.0),
                                f"profiling ({party.role})")
+            return _expect_ok(reply, party, "profiling", m.Profiled).names
         except Verdict:
             return None
-        names = reply.get("names") if reply.get("ok") is True else None
-        return [str(n)[:200] for n in names[:500]] if isinstance(names, list) else None
 
     def _kernel_hint(self, cand: list[str] | None, ref: list[str] | None) -> None:
         # Every kernel (operator, on CPU) the reference launches, the candidate launches too: whatever
@@ -469,15 +525,16 @@ class Grading:
         if cand and ref and self.source is not None and self.source.custom_kernel and set(ref) <= set(cand):
             self._flag("reference_kernels_remain")
 
-    def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: dict, label: str) -> None:
+    def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: m.Outputs, label: str) -> None:
         """What the candidate produced while being timed must be right too."""
-        idx = reply.get("last_set")
-        if not isinstance(idx, int) or not 0 <= idx < len(seeds):
+        idx = reply.last_set
+        if idx is None or not 0 <= idx < len(seeds):
             raise Verdict(Status.runtime_error, "candidate named an input set that does not exist",
                           ("protocol_violation",))
         got = cand.tensors(reply, label)
-        expected = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seeds[idx], "tag": f"x{label}"},
-                                                   self.req.timeouts.correctness, "reference check"), ref, label), label)
+        expected = ref.tensors(_expect_ok(ref.call(m.Run(seed=seeds[idx], tag=f"x{label}"),
+                                                   self.req.timeouts.correctness, "reference check"), ref, label,
+                                          m.Outputs), label)
         trial = self._check(len(self.report.trials) + 1, label, expected, got)
         if not trial.ok:
             raise Verdict(Status.incorrect, f"output produced while being timed is wrong: {trial.message}",
@@ -543,6 +600,13 @@ class Grading:
                                                                           "tampering")) + ")"
         report.message = (f"correct on {self.req.trials} trials; {speedup:.2f}x vs eager "
                           f"({effective:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")
+
+
+def handover_for(device: str) -> m.Handover:
+    """'cuda' where outputs can stay on the GPU (KG_HANDOVER=files forces files, e.g. to compare the two)."""
+    if device != "cuda" or os.environ.get("KG_HANDOVER") == "files":
+        return "files"
+    return "cuda" if cuda_share.unavailable() is None else "files"
 
 
 def _int(x) -> int | None:

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import torch
 
+from grader import cuda_share
+from grader.messages import CudaTensor, FileTensor, Guard, Load, Time
 from grader.protocol import write_tensor
 
 _sync = torch.cuda.synchronize
@@ -100,10 +102,12 @@ class ModelRunner:
         self.device = device
         self.role = role
         self._compiled = None
+        self.exporter: cuda_share.Exporter | None = None
+        self.handover_note = ""
 
     @classmethod
-    def load(cls, msg: dict) -> "ModelRunner":
-        device, role = msg["device"], msg["role"]
+    def load(cls, msg: Load) -> "ModelRunner":
+        device, role = msg.device, msg.role
         if device == "cuda":
             if not torch.cuda.is_available():
                 raise WorkerError("runtime_error", "CUDA is not available to the worker; grade with --device cpu")
@@ -112,23 +116,23 @@ class ModelRunner:
         else:
             _cpu_shims()
         try:
-            problem = _import("kg_problem", msg["problem"])
+            problem = _import("kg_problem", msg.problem)
         except Exception as e:
-            raise WorkerError("problem_error", f"{msg['problem']}: problem failed to import: "
+            raise WorkerError("problem_error", f"{msg.problem}: problem failed to import: "
                                                f"{type(e).__name__}: {e}", traceback.format_exc(limit=-5))
         model_cls = problem.Model
         if role == "candidate":
             try:
-                solution = _import("kg_solution", msg["solution"])
+                solution = _import("kg_solution", msg.solution)
             except SyntaxError as e:
-                raise WorkerError("compile_error", f"{msg['solution']}:{e.lineno}: syntax error: {e.msg}")
+                raise WorkerError("compile_error", f"{msg.solution}:{e.lineno}: syntax error: {e.msg}")
             except BaseException as e:  # SystemExit from a build step is a compile failure too
                 text = f"{type(e).__name__}: {e}"
                 raise WorkerError("compile_error", _first_error_line(str(e)) or text, text[-20000:])
             model_cls = getattr(solution, "ModelNew", None)
             if not isinstance(model_cls, type):
-                raise WorkerError("compile_error", f"{msg['solution']}: defines no class ModelNew")
-        seed = msg["init_seed"]
+                raise WorkerError("compile_error", f"{msg.solution}: defines no class ModelNew")
+        seed = msg.init_seed
         try:
             _seed(seed)
             init = problem.get_init_inputs()
@@ -142,12 +146,19 @@ class ModelRunner:
                 raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
             kind = "runtime_error" if role == "candidate" else "problem_error"
             raise WorkerError(kind, f"constructing the model failed: {text}"[:500], traceback.format_exc(limit=-5))
-        return cls(problem, model, device, role)
+        runner = cls(problem, model, device, role)
+        if msg.handover == "cuda" and device == "cuda":
+            try:
+                runner.exporter = cuda_share.Exporter(torch.cuda.current_device())
+            except (OSError, AttributeError, cuda_share.CudaError) as e:  # the engine then reads files
+                runner.handover_note = str(e)[:300]
+        return runner
 
     def info(self) -> dict:
         name = torch.cuda.get_device_name() if self.device == "cuda" else "cpu"
-        return {"device_name": name, "torch": torch.__version__,
-                "cuda": torch.version.cuda or "", "python": sys.version.split()[0]}
+        return {"device_name": name, "torch": torch.__version__, "cuda": torch.version.cuda or "",
+                "python": sys.version.split()[0], "handover": "cuda" if self.exporter else "files",
+                "handover_note": self.handover_note}
 
     def inputs(self, seed: int) -> list:
         _seed(seed)
@@ -189,19 +200,19 @@ class ModelRunner:
             return self._compiled
         return self.model
 
-    def time(self, msg: dict, progress, bench) -> tuple[dict, list, int]:
-        sets = [self.inputs(s) for s in msg["seeds"]]
-        fn = self._fn(msg.get("variant", "eager"))
+    def time(self, msg: Time, progress, bench) -> tuple[dict, list, int]:
+        sets = [self.inputs(s) for s in msg.seeds]
+        fn = self._fn(msg.variant)
         with torch.no_grad():
-            stats, out, idx = bench(fn, sets, device=self.device, max_time_s=msg["max_time_s"],
+            stats, out, idx = bench(fn, sets, device=self.device, max_time_s=msg.max_time_s,
                                     on_progress=progress)
         return stats, as_outputs(out), idx
 
-    def prepare_guard(self, msg: dict) -> Callable[[], tuple[list, int]]:
+    def prepare_guard(self, msg: Guard) -> Callable[[], tuple[list, int]]:
         """Inputs ready; the returned call runs the model `runs` times back to back and syncs once."""
-        sets = [self.inputs(s) for s in msg["seeds"]]
-        fn = self._fn(msg.get("variant", "eager"))
-        runs = int(msg["runs"])
+        sets = [self.inputs(s) for s in msg.seeds]
+        fn = self._fn(msg.variant)
+        runs = msg.runs
         self._sync()
 
         def go():
@@ -241,6 +252,25 @@ class ModelRunner:
         except Exception:
             return None
 
-    @staticmethod
-    def write_outputs(outs: list, folder: Path, tag: str) -> list:
-        return [write_tensor(folder, f"{tag}-{i}.bin", t) for i, t in enumerate(outs)]
+    def hand_over(self, outs: list, folder: Path, tag: str) -> tuple[list[CudaTensor | FileTensor], list[int]]:
+        """Descriptions of the outputs and the descriptors that go with the reply (caller sends, then closes).
+
+        On the GPU when the engine asked for it and the export works; an output the export fails for (no
+        room for the copy, say) goes as files, which the engine accepts either way."""
+        descs: list[CudaTensor | FileTensor] = []
+        fds: list[int] = []
+        for i, t in enumerate(outs):
+            if self.exporter is not None:
+                try:
+                    fds.append(self.exporter.export(t))
+                    descs.append(CudaTensor(dtype=str(t.dtype).removeprefix("torch."), shape=list(t.shape)))
+                    continue
+                except cuda_share.CudaError:
+                    pass
+            descs.append(write_tensor(folder, f"{tag}-{i}", t))
+        return descs, fds
+
+    def release(self) -> None:
+        """The engine has taken over the last reply's outputs: free their exported copies."""
+        if self.exporter is not None:
+            self.exporter.release()
