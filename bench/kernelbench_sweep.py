@@ -4,7 +4,7 @@
         [--trials 5] [--max-timing-s 1] [--no-compile] [--kernelbench-for all|none|19_ReLU,...]
         [--kb-perf-trials 100] [--budget-s 450] [--sandbox local] [--out sweep.md]
 
-Problems come from ../shared/kernelbench/levelN (or --kernelbench-dir). They are sized on the meta device
+Problems come from ../shared/kernelbench/levelN (or --kernelbench-dir, or $KG_KERNELBENCH_DIR). They are sized on the meta device
 (no memory, no GPU) and the --largest N by input plus output bytes are taken, ties by name; --only picks by
 name instead. Each is graded with `grader.engine.grade` (jailed workers, outputs handed over on the GPU),
 then, for the problems --kernelbench-for names, with bench/kb_eval.py: KernelBench's published method
@@ -122,7 +122,8 @@ def fmt(x, nd=3) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kernelbench-dir", type=Path, default=ROOT.parent / "shared" / "kernelbench")
+    ap.add_argument("--kernelbench-dir", type=Path,
+                    default=Path(os.environ.get("KG_KERNELBENCH_DIR", ROOT.parent / "shared" / "kernelbench")))
     ap.add_argument("--level", type=int, default=1)
     ap.add_argument("--largest", type=int, default=20, help="grade the N largest problems (input + output bytes)")
     ap.add_argument("--only", help="comma-separated problem names (file stems) instead of --largest")

@@ -53,6 +53,9 @@ class Channel:
             obj = obj.model_dump(mode="json")
         data = json.dumps(obj, allow_nan=True).encode()
         frame = struct.pack(">I", len(data)) + data
+        # Blocking: recv() leaves its short poll timeout on the socket, and a frame larger than the socket's
+        # buffer must wait for the peer to read, however loaded the machine (a dead peer raises EPIPE).
+        self.sock.settimeout(None)
         if fds:  # the descriptors ride on the frame's first bytes; the rest follows as usual
             sent = self.sock.sendmsg([frame], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
             frame = frame[sent:]

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from kgtest import ROOT, report_of, run_grader
 
 pytestmark = pytest.mark.gpu
 
-KERNELBENCH = ROOT.parent / "shared" / "kernelbench"
+KERNELBENCH = Path(os.environ.get("KG_KERNELBENCH_DIR", ROOT.parent / "shared" / "kernelbench"))
 EXPORT = """
 import socket, sys, torch
 from grader import cuda_share, messages as m
@@ -89,7 +90,7 @@ def test_cuda_grading_hands_over_on_the_gpu_and_files_remain_the_fallback():
         assert (report["versions"]["handover"], report["versions"]["candidate_handover"]) == (expected, expected)
 
 
-@pytest.mark.skipif(not (KERNELBENCH / "level1" / "19_ReLU.py").is_file(), reason="needs ../shared/kernelbench")
+@pytest.mark.skipif(not (KERNELBENCH / "level1" / "19_ReLU.py").is_file(), reason="needs ../shared/kernelbench or KG_KERNELBENCH_DIR")
 def test_kernelbench_relu_with_a_6_gb_output_passes_jailed():
     from sandbox.local import isolation
 
