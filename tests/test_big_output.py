@@ -13,8 +13,8 @@ from kgtest import FIXTURES, report_of, run_grader
 @pytest.mark.slow
 def test_a_cpu_output_of_2_3_gib_grades():
     proc = run_grader("check", str(FIXTURES / "big_output_torch.py"), "--problem", str(FIXTURES / "big_output_problem.py"),
-                      "--device", "cpu", "--sandbox", "local", "--json", "--trials", "2", "--max-timing-s", "0.5",
-                      "--no-compile-baseline", timeout=1500)
+                      "--device", "cpu", "--sandbox", "local", "--json", "--trials", "1", "--max-timing-s", "0.1",
+                      "--no-compile-baseline", "--timeout", "900", timeout=2400)
     report = report_of(proc.stdout, proc.stderr)
     assert report["status"] == "passed", (report["message"], report["worker_log"][-2000:])
-    assert len(report["trials"]) >= 2 and all(t["ok"] for t in report["trials"])
+    assert len(report["trials"]) >= 1 and all(t["ok"] for t in report["trials"])
