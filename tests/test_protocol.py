@@ -102,3 +102,15 @@ def test_tensors_over_a_part_travel_in_parts_and_every_part_is_checked(tmp_path,
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(ProtocolError, match="not a regular file"):
         read_tensor(tmp_path, {**raw, "files": ["out.0", "out.1", "fifo"]})
+
+
+def test_outputs_fall_back_to_files_where_cuda_cannot_share_memory(monkeypatch):
+    from grader import cuda_share, engine
+
+    monkeypatch.delenv("KG_HANDOVER", raising=False)
+    assert engine.handover_for("cpu") == "files"
+    reason = cuda_share.unavailable()  # on this machine: None only with a driver that shares VMM memory
+    assert engine.handover_for("cuda") == ("cuda" if reason is None else "files")
+    assert reason is None or (reason and "\n" not in reason)
+    monkeypatch.setenv("KG_HANDOVER", "files")
+    assert engine.handover_for("cuda") == "files"
