@@ -130,7 +130,6 @@ def main() -> None:
             rows.append((mb, t_write, t_read, t_cpu, t_gpu))
             for f in desc.files:
                 (root / f).unlink()
-            del out, got, ref
     finally:
         shutil.rmtree(root, ignore_errors=True)
     why_not = cuda_share.unavailable() if device == "cuda" else "no GPU"
