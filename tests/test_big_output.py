@@ -11,6 +11,7 @@ from kgtest import FIXTURES, report_of, run_grader
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_a_cpu_output_of_2_3_gib_grades():
     proc = run_grader("check", str(FIXTURES / "big_output_torch.py"), "--problem", str(FIXTURES / "big_output_problem.py"),
                       "--device", "cpu", "--sandbox", "local", "--json", "--trials", "1", "--max-timing-s", "0.1",
