@@ -18,7 +18,8 @@ DEFAULT_TOLERANCE = {
     torch.float16: (1e-2, 1e-2),
     torch.bfloat16: (2e-2, 2e-2),
 }
-CHUNK = 1 << 24
+CHUNK = 1 << 24        # elements per step on the CPU
+CUDA_CHUNK = 1 << 26   # on the GPU: ~1 GiB of temporaries for float32, few steps for outputs of several GB
 
 
 def tolerance(dtype: torch.dtype, meta: ProblemMeta | None, variant: bool = False) -> tuple[float, float]:
@@ -54,30 +55,46 @@ def compare(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float,
     g, e = got.reshape(-1), expected.reshape(-1)
     exact = not (e.dtype.is_floating_point or e.dtype.is_complex)
     work = _work_dtype(e.dtype)
+    chunk = CHUNK if device == "cpu" else CUDA_CHUNK
     max_abs = max_rel = 0.0
     worst = None  # (excess over tolerance, flat index, got, expected)
     nonfinite = 0
-    for start in range(0, e.numel(), CHUNK):
-        gc = g[start:start + CHUNK].to(device=device, dtype=work)
-        ec = e[start:start + CHUNK].to(device=device, dtype=work)
-        diff = (gc - ec).abs_()
-        mag = ec.abs()
-        if diff.dtype.is_complex:
-            diff, mag = diff.real, mag.real
-        if not (diff <= mag * rtol + atol).all():
-            # The slow path, only for chunks with a mismatch: equal infinities and NaN where NaN
-            # is expected are fine; find the element furthest outside the tolerance.
-            same = (gc == ec) | (gc.isnan() & ec.isnan())
-            diff = diff.masked_fill_(same, 0).nan_to_num_(nan=float("inf"))
-            excess = diff - (mag * rtol).add_(atol).nan_to_num_(nan=0.0, posinf=0.0)
-            i = int(torch.argmax(excess))
-            if worst is None or float(excess[i]) > worst[0]:
-                worst = (float(excess[i]), start + i, gc[i].item(), ec[i].item())
-            nonfinite += int((~gc.isfinite() & ~same).sum())
-        elif worst is None:
-            worst = (float("-inf"), start, gc[0].item(), ec[0].item())
+
+    def pieces(start: int):
+        gc = g[start:start + chunk].to(device=device, dtype=work)
+        ec = e[start:start + chunk].to(device=device, dtype=work)
+        delta = gc - ec
+        diff = delta.abs() if delta.is_complex() else delta.abs_()  # |complex| is real; in place only for reals
+        return gc, ec, diff, ec.abs()
+
+    # First pass: per chunk, whether it is within tolerance and its largest errors, kept on the device and
+    # read back once at the end, so a GPU comparison of several GB waits on the device only once.
+    summary = []
+    for start in range(0, e.numel(), chunk):
+        _, _, diff, mag = pieces(start)
+        within = (diff <= mag * rtol + atol).all()
+        summary.append(torch.stack([within.to(diff.dtype), diff.max(),
+                                    (diff / mag.clamp_min_(max(atol, 1e-12))).max()]))
+    rows = torch.stack(summary).tolist() if summary else []
+    for k, (within, chunk_abs, chunk_rel) in enumerate(rows):
+        if within:
+            max_abs, max_rel = max(max_abs, chunk_abs), max(max_rel, chunk_rel)
+            continue
+        # The slow path, only for chunks with a mismatch: equal infinities and NaN where NaN
+        # is expected are fine; find the element furthest outside the tolerance.
+        start = k * chunk
+        gc, ec, diff, mag = pieces(start)
+        same = (gc == ec) | (gc.isnan() & ec.isnan())
+        diff = diff.masked_fill_(same, 0).nan_to_num_(nan=float("inf"))
+        excess = diff - (mag * rtol).add_(atol).nan_to_num_(nan=0.0, posinf=0.0)
+        i = int(torch.argmax(excess))
+        if worst is None or float(excess[i]) > worst[0]:
+            worst = (float(excess[i]), start + i, gc[i].item(), ec[i].item())
+        nonfinite += int((~gc.isfinite() & ~same).sum())
         max_abs = max(max_abs, float(diff.max()))
         max_rel = max(max_rel, float((diff / mag.clamp_min_(max(atol, 1e-12))).max()))
+    if worst is None and rows:
+        worst = (float("-inf"), 0, g[0].item(), e[0].item())
     if worst is None:  # empty tensors
         return TensorCheck(ok=True, max_abs_err=0.0, max_rel_err=0.0)
     index = [int(x) for x in torch.unravel_index(torch.tensor(worst[1]), tuple(expected.shape))] \

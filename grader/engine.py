@@ -4,7 +4,10 @@ Two sandboxed workers run per grading: one holds the reference `Model`, the
 other the candidate `ModelNew`. Both make their own inputs from seeds drawn
 here, fresh for every trial, so neither can see or touch the other's memory.
 Every verdict is decided in this process from raw bytes and this process's own
-clock; nothing a worker claims is taken on trust.
+clock; nothing a worker claims is taken on trust. Messages are the models of
+grader/messages.py; outputs of CUDA gradings come over as VMM handles and are
+copied into this process's own GPU memory before they are compared
+(grader/cuda_share.py), others as checked files (grader/protocol.py).
 """
 
 from __future__ import annotations
@@ -18,18 +21,20 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from pydantic import ValidationError
 
 import sandbox
 
-from . import compile_map, device_check, device_lock, lint, policy, precision, problems, roofline, sizing, trust
+from . import (compile_map, cuda_share, device_check, device_lock, lint, policy, precision, problems, roofline,
+               sizing, trust)
+from . import messages as m
 from .clocks import ClockWatch, throttled
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
 from .models import (GradeRequest, Phase, PrecisionAudit, ProgressEvent, Report, Status, TimingStats, TrialResult)
-from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor
+from .protocol import Channel, ChannelTimeout, ProtocolError, read_tensor, tensor_bytes
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 TIMING_SETS = 3          # input sets the timed runs rotate through
@@ -63,6 +68,10 @@ class Party:
     def __init__(self, box: sandbox.Sandbox, role: str, spec: sandbox.WorkerSpec, cancel: threading.Event):
         self.role = role
         self.cancel = cancel
+        self.handover: m.Handover = "files"  # 'cuda' once both sides agreed at load
+        self.fds: list[int] = []             # descriptors that came with the last reply
+        # No honest output is larger than the GPU memory the worker may hold.
+        self.max_gpu_bytes = spec.limits.gpu_memory_bytes or (1 << 50)
         try:
             self.worker = box.start(spec)
         except sandbox.SandboxError as e:
@@ -70,7 +79,13 @@ class Party:
         self.chan = Channel(self.worker.channel)
 
     def close(self) -> None:
+        self._close_fds()
         self.worker.close()
+
+    def _close_fds(self) -> None:
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            os.close(fd)
 
     def failure(self, what: str, timeout: float | None = None, budget: tuple[str, float] | None = None) -> Verdict:
         """The verdict for a worker that stopped answering: limits first, then the way it died."""
@@ -100,7 +115,7 @@ class Party:
         return Verdict(Status.runtime_error, f"{self.role} worker {how} during {what}", flags,
                        self.worker.log()[-4000:])
 
-    def call(self, msg: dict, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
+    def call(self, msg: m.Message, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
              budget: tuple[str, float] | None = None) -> dict:
         """Send and wait; `budget` (phase, seconds) names the phase budget that `timeout` is what is left of."""
         try:
@@ -137,6 +152,17 @@ class Party:
                 continue
             if reply.get("progress"):
                 continue
+            # Descriptors belong to the reply they came with: exactly one per output declared as CUDA.
+            outs = reply.get("outputs")
+            declared = sum(isinstance(d, dict) and d.get("kind") == "cuda" for d in outs) \
+                if isinstance(outs, list) else 0
+            self._close_fds()
+            try:
+                self.fds = self.chan.take_fds(declared)
+            except ProtocolError as e:
+                self.worker.kill()
+                raise Verdict(Status.runtime_error, f"{self.role} broke the grading protocol during {what}: {e}",
+                              ("protocol_violation",))
             return reply
 
     def _still_running(self, grace_s: float = 1.0) -> bool:
@@ -149,24 +175,52 @@ class Party:
             time.sleep(0.02)
         return False
 
-    def tensors(self, reply: dict, what: str) -> list:
-        descs = reply.get("outputs")
-        if not isinstance(descs, list) or not descs:
-            raise Verdict(Status.runtime_error, f"{self.role} returned no outputs during {what}")
+    def tensors(self, reply: m.Outputs, what: str) -> list:
+        """The reply's outputs as tensors of this process: on the GPU for CUDA handles, else from files."""
+        fds, self.fds = self.fds, []
         try:
-            return [read_tensor(self.worker.exchange, d) for d in descs]
+            if fds and self.handover != "cuda":
+                raise ProtocolError("sent CUDA handles although files were asked for")
+            handles = iter(fds)
+            return [self._take(d, next(handles)) if isinstance(d, m.CudaTensor)
+                    else read_tensor(self.worker.exchange, d) for d in reply.outputs]
         except ProtocolError as e:
             raise Verdict(Status.runtime_error, f"{self.role} handed over a bad tensor during {what}: {e}",
                           ("protocol_violation",))
         finally:
-            for d in descs:
-                if isinstance(d, dict) and isinstance(d.get("file"), str) and "/" not in d["file"]:
-                    (self.worker.exchange / d["file"]).unlink(missing_ok=True)
+            for fd in fds:
+                os.close(fd)
+            for d in reply.outputs:
+                if isinstance(d, m.FileTensor):
+                    for name in d.files:  # names are validated: no '/', no leading '.'
+                        (self.worker.exchange / name).unlink(missing_ok=True)
+
+    def _take(self, desc: m.CudaTensor, fd: int):
+        import torch
+
+        nbytes = tensor_bytes(desc.dtype, desc.shape)
+        if nbytes > self.max_gpu_bytes:
+            raise ProtocolError(f"a handle of {nbytes} bytes is more than the worker may hold on the GPU")
+        try:
+            raw = cuda_share.import_copy(fd, nbytes)
+        except cuda_share.CudaError as e:
+            raise ProtocolError(str(e)) from e
+        except torch.OutOfMemoryError as e:
+            raise Verdict(Status.runtime_error, f"the grader has no GPU memory left for the {self.role}'s output "
+                                                f"of {nbytes / 2**30:.1f} GiB") from e
+        return raw.view(getattr(torch, desc.dtype)).reshape(desc.shape)
 
 
-def _expect_ok(reply: dict, party: Party, what: str) -> dict:
+def _expect_ok(reply: dict, party: Party, what: str, model: type[M]) -> M:
+    """The reply as `model`, or the verdict its failure (or its malformation) calls for."""
     if reply.get("ok") is True:
-        return reply
+        try:
+            return model.model_validate(reply)
+        except ValidationError as e:
+            party.worker.kill()
+            raise Verdict(Status.runtime_error, f"{party.role} sent a malformed reply during {what}: "
+                                                f"{e.errors()[0]['loc']}: {e.errors()[0]['msg']}",
+                          ("protocol_violation",)) from e
     kind = reply.get("error")
     message = str(reply.get("message", "no message"))[:2000]
     detail = str(reply.get("detail", ""))[-20000:]
@@ -178,6 +232,9 @@ def _expect_ok(reply: dict, party: Party, what: str) -> dict:
     status = {"compile_error": Status.compile_error, "incorrect": Status.incorrect,
               "resource_limit": Status.resource_limit}.get(kind, Status.runtime_error)
     raise Verdict(status, message if status is Status.compile_error else f"{what}: {message}", (), detail)
+
+
+M = TypeVar("M", bound=m.Message)
 
 
 class Grading:
@@ -299,23 +356,27 @@ class Grading:
     def _load(self, ref: Party, cand: Party) -> None:
         req = self.req
         init_seed = fresh_seed()
-        load = {"cmd": "load", "device": req.device, "init_seed": init_seed, "dims": req.dims,
-                "problem": ref.worker.paths["problem"], "precision": req.precision}
+        handover = handover_for(req.device)
+        load = m.Load(device=req.device, init_seed=init_seed, role="reference", problem=ref.worker.paths["problem"],
+                      handover=handover, dims=req.dims, precision=req.precision,
+                      threads=req.cpu_threads if req.device == "cpu" else None,
+                      cpus=self.cpu_cores() if req.device == "cpu" else None)
         self.report.dtype = str(precision.VARIANTS[req.precision]).removeprefix("torch.") if req.precision else ""
-        if req.device == "cpu":
-            load.update(threads=req.cpu_threads, cpus=self.cpu_cores())
-        ref.chan.send({**load, "role": "reference"})
+        ref.chan.send(load)
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
-        reply = cand.call({**load, "role": "candidate", "problem": cand.worker.paths["problem"],
-                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile",
-                           budget=("compile", req.timeouts.compile))
-        _expect_ok(reply, cand, "compile")
+        reply = cand.call(load.model_copy(update={"role": "candidate", "problem": cand.worker.paths["problem"],
+                                                  "solution": cand.worker.paths["solution"]}),
+                          req.timeouts.compile, "compile", budget=("compile", req.timeouts.compile))
+        cand_info = _expect_ok(reply, cand, "compile", m.Loaded).info
         self.event(Phase.compile, "end", "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
         reply = ref.wait(req.timeouts.compile, "load", budget=("compile", req.timeouts.compile))
-        info = _expect_ok(reply, ref, "load")["info"]
-        self.report.versions = {k: str(v) for k, v in info.items()}
-        self.report.device = str(info.get("device_name", req.device))
+        info = _expect_ok(reply, ref, "load", m.Loaded).info
+        for party, said in ((ref, info), (cand, cand_info)):
+            party.handover = "cuda" if handover == "cuda" and said.handover == "cuda" else "files"
+        self.report.versions = {k: str(v) for k, v in info.model_dump().items()}
+        self.report.versions["candidate_handover"] = cand.handover
+        self.report.device = info.device_name
 
     def _grade(self, ref: Party, cand: Party) -> None:
         req = self.req
@@ -333,18 +394,18 @@ class Grading:
             seed = fresh_seed()
             left = max(deadline - time.monotonic(), 0.001)
             budget = ("correctness", req.timeouts.correctness)
-            ref_reply = _expect_ok(ref.call({"cmd": "run", "seed": seed, "tag": f"r{i}"}, left,
-                                            f"correctness trial {i}", budget=budget), ref, f"trial {i}")
+            ref_reply = _expect_ok(ref.call(m.Run(seed=seed, tag=f"r{i}"), left, f"correctness trial {i}",
+                                            budget=budget), ref, f"trial {i}", m.Outputs)
             expected = ref.tensors(ref_reply, f"trial {i}")
-            self.in_bytes = _int(ref_reply.get("input_bytes")) or 0
+            self.in_bytes = ref_reply.input_bytes or 0
             self.out_bytes = sum(t.numel() * t.element_size() for t in expected)
             self.out_dtypes = [t.dtype for t in expected]
             ranges = lint.merge_ranges(ranges, expected)
-            poison = [[list(t.shape), str(t.dtype).removeprefix("torch.")] for t in expected]
+            poison = [(list(t.shape), str(t.dtype).removeprefix("torch.")) for t in expected]
             left = max(deadline - time.monotonic(), 0.001)
-            reply = cand.call({"cmd": "run", "seed": seed, "tag": f"c{i}", "poison": poison}, left,
-                              f"correctness trial {i}", budget=budget)
-            got = cand.tensors(_expect_ok(reply, cand, f"trial {i}"), f"trial {i}")
+            reply = cand.call(m.Run(seed=seed, tag=f"c{i}", poison=poison), left, f"correctness trial {i}",
+                              budget=budget)
+            got = cand.tensors(_expect_ok(reply, cand, f"trial {i}", m.Outputs), f"trial {i}")
             trial = self._check(i, "trial", expected, got)
             self.event(Phase.correctness, "trial", trial.message, index=i, total=req.trials, ok=trial.ok)
             if not trial.ok:
@@ -484,13 +545,13 @@ class Grading:
         skip = precision.skip_reason(expected)
         runs: list[list] = []
         for bits in ([] if skip else [None, precision.PROBE_BITS[precision.audited_dtype(expected)]]):
-            msg = {"cmd": "float64", "seed": seed, "bits": bits, "tag": f"f64-{bits}",
-                   "budget_bytes": self.spec("reference").limits.memory_bytes}
+            msg = m.Float64(seed=seed, bits=bits, tag=f"f64-{bits}",
+                            budget_bytes=self.spec("reference").limits.memory_bytes)
             reply = ref.call(msg, self.req.timeouts.correctness, "precision audit")
             if reply.get("ok") is not True:  # e.g. it would not fit: the grading goes on without the audit
                 skip = f"skipped: {str(reply.get('message', 'the float64 run failed'))[:300]}"
                 break
-            runs.append(ref.tensors(reply, "precision audit"))
+            runs.append(ref.tensors(_expect_ok(reply, ref, "precision audit", m.Outputs), "precision audit"))
         if skip:
             self.report.precision = PrecisionAudit(note=skip)
             self.event(Phase.correctness, "log", f"precision audit {skip}")
@@ -516,15 +577,11 @@ class Grading:
 
         watch = ClockWatch().start() if req.device == "cuda" else None
         try:
-            reply = _expect_ok(party.call({"cmd": "time", "seeds": seeds, "variant": variant, "tag": f"t{label}",
-                                           "max_time_s": max_s}, req.timeouts.timing, what, progress, budget),
-                               party, what)
+            reply = _expect_ok(party.call(m.Time(seeds=seeds, variant=variant, tag=f"t{label}", max_time_s=max_s),
+                                          req.timeouts.timing, what, progress, budget), party, what, m.Timed)
         finally:
             clocks = watch.stop() if watch else None
-        try:
-            stats = TimingStats.model_validate({**(reply.get("stats") or {}), "clocks": None})
-        except (ValidationError, TypeError) as e:
-            raise Verdict(Status.runtime_error, f"{party.role} sent malformed timings", ("protocol_violation",)) from e
+        stats: TimingStats = reply.stats.model_copy(update={"clocks": None})
         if not all(math.isfinite(x) and x >= 0 for x in (stats.median_ms, stats.mean_ms)):
             raise Verdict(Status.runtime_error, f"{party.role} sent impossible timings", ("protocol_violation",))
         stats.clocks = clocks
@@ -556,15 +613,15 @@ class Grading:
         weighted magnitudes and of the weights, outside the clock, to bound the comparison."""
         what = f"the grader's own timing of the {party.role}"
         limit = WINDOW_MAX_S if party.role == "candidate" else self.req.timeouts.timing
-        _expect_ok(party.call({"cmd": "window", "variant": "eager"}, self.req.timeouts.timing, what), party, what)
+        _expect_ok(party.call(m.Window(), self.req.timeouts.timing, what), party, what, m.Ready)
         # This thread waits on the worker while the sandbox's watchdogs run Python beside it: a short switch
         # interval hands it the interpreter back within ~0.1 ms of the answer instead of up to 5 ms.
         switch = sys.getswitchinterval()
         sys.setswitchinterval(1e-4)
         try:
             t0 = time.perf_counter()
-            _expect_ok(party.call({"cmd": "go", "seeds": seeds}, limit, what), party, what)
-            sums = _expect_ok(party.call({"cmd": "checksum", "seed": weight_seed}, limit, what), party, what)
+            _expect_ok(party.call(m.Go(seeds=seeds), limit, what), party, what, m.Done)
+            sums = _expect_ok(party.call(m.Checksum(seed=weight_seed), limit, what), party, what, m.Sums)
             ms = (time.perf_counter() - t0) * 1e3
         except Verdict as v:
             if v.status is not Status.timeout or party.role != "candidate":
@@ -574,10 +631,10 @@ class Grading:
                                           "trusted", ("timing_mismatch",))
         finally:
             sys.setswitchinterval(switch)
-        got = _sums(sums.get("sums"), party)
+        got = sums.sums
         if party.role == "reference":
-            extra = _sums(_expect_ok(party.call({"cmd": "checksum", "seed": weight_seed, "abs": True},
-                                                self.req.timeouts.timing, what), party, what).get("sums"), party)
+            extra = _expect_ok(party.call(m.Checksum(seed=weight_seed, abs=True), self.req.timeouts.timing, what),
+                               party, what, m.Sums).sums
             got = [[s, n, a, w] for (s, n, _), (a, _, w) in zip(got, extra)]
         return ms, got
 
@@ -604,12 +661,11 @@ class Grading:
     def _profile(self, party: Party) -> list[str] | None:
         """What one forward launched, as the worker's torch.profiler saw it (a hint: the worker could lie)."""
         try:
-            reply = party.call({"cmd": "profile", "seed": fresh_seed()}, min(self.req.timeouts.timing, 120.0),
+            reply = party.call(m.Profile(seed=fresh_seed()), min(self.req.timeouts.timing, 120.0),
                                f"profiling ({party.role})")
+            return _expect_ok(reply, party, "profiling", m.Profiled).names
         except Verdict:
             return None
-        names = reply.get("names") if reply.get("ok") is True else None
-        return [str(n)[:200] for n in names[:500]] if isinstance(names, list) else None
 
     def _kernel_hint(self, cand: list[str] | None, ref: list[str] | None) -> None:
         # Every kernel (operator, on CPU) the reference launches, the candidate launches too: whatever
@@ -621,15 +677,16 @@ class Grading:
             self._flag("no_custom_kernel")
             self.report.kernels = policy.gpu_kernels(cand)[:50]
 
-    def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: dict, label: str) -> None:
+    def _check_timed_output(self, ref: Party, cand: Party, seeds: list[int], reply: m.Outputs, label: str) -> None:
         """What the candidate produced while being timed must be right too."""
-        idx = reply.get("last_set")
-        if not isinstance(idx, int) or not 0 <= idx < len(seeds):
+        idx = reply.last_set
+        if idx is None or not 0 <= idx < len(seeds):
             raise Verdict(Status.runtime_error, "candidate named an input set that does not exist",
                           ("protocol_violation",))
         got = cand.tensors(reply, label)
-        expected = ref.tensors(_expect_ok(ref.call({"cmd": "run", "seed": seeds[idx], "tag": f"x{label}"},
-                                                   self.req.timeouts.correctness, "reference check"), ref, label), label)
+        expected = ref.tensors(_expect_ok(ref.call(m.Run(seed=seeds[idx], tag=f"x{label}"),
+                                                   self.req.timeouts.correctness, "reference check"), ref, label,
+                                          m.Outputs), label)
         trial = self._check(len(self.report.trials) + 1, label, expected, got)
         if not trial.ok:
             raise Verdict(Status.incorrect, f"output produced while being timed is wrong: {trial.message}",
@@ -696,14 +753,11 @@ def _merge(rounds: list[TimingStats]) -> TimingStats:
         "stopped_by": "time_cap" if any(r.stopped_by == "time_cap" for r in rounds) else rounds[-1].stopped_by})
 
 
-def _sums(raw, party: Party) -> list[list[float]]:
-    """A worker's checksum reply, checked for shape: per output, three finite-or-NaN numbers."""
-    ok = isinstance(raw, list) and all(isinstance(x, list) and len(x) == 3 and
-                                       all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x)
-                                       for x in raw)
-    if not ok:
-        raise Verdict(Status.runtime_error, f"{party.role} sent a malformed checksum", ("protocol_violation",))
-    return [[float(v) for v in x] for x in raw]
+def handover_for(device: str) -> m.Handover:
+    """'cuda' where outputs can stay on the GPU (KG_HANDOVER=files forces files, e.g. to compare the two)."""
+    if device != "cuda" or os.environ.get("KG_HANDOVER") == "files":
+        return "files"
+    return "cuda" if cuda_share.unavailable() is None else "files"
 
 
 def _int(x) -> int | None:

@@ -13,7 +13,9 @@ from typing import Any, Callable
 
 import torch
 
+from grader import cuda_share
 from grader.errors import UsageError
+from grader.messages import CudaTensor, FileTensor, Load, Time, Window
 from grader.problems import load_module
 from grader.precision import VARIANTS, cast_floating
 from grader.protocol import write_tensor
@@ -100,10 +102,12 @@ class ModelRunner:
         self.cast = cast  # the --precision variant: floating inputs (and the model, at load) in this dtype
         self._compiled = None
         self.window_outputs: list[list] | None = None
+        self.exporter: cuda_share.Exporter | None = None
+        self.handover_note = ""
 
     @classmethod
-    def load(cls, msg: dict) -> "ModelRunner":
-        device, role = msg["device"], msg["role"]
+    def load(cls, msg: Load) -> "ModelRunner":
+        device, role = msg.device, msg.role
         if device == "cuda":
             if not torch.cuda.is_available():
                 raise WorkerError("runtime_error", "CUDA is not available to the worker; grade with --device cpu")
@@ -112,28 +116,28 @@ class ModelRunner:
         else:
             _cpu_shims()
             # Both sides of a CPU grading run under the same thread count and cores, chosen by the grader.
-            if msg.get("threads"):
-                torch.set_num_threads(int(msg["threads"]))
-            if msg.get("cpus") and hasattr(os, "sched_setaffinity"):
-                os.sched_setaffinity(0, [int(c) for c in msg["cpus"]])
+            if msg.threads:
+                torch.set_num_threads(msg.threads)
+            if msg.cpus and hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(0, msg.cpus)
         try:
-            problem = load_module(msg["problem"], msg.get("dims"), name="kg_problem")
+            problem = load_module(msg.problem, msg.dims, name="kg_problem")
         except UsageError as e:
             raise WorkerError("problem_error", str(e), traceback.format_exc(limit=-5))
         model_cls = problem.Model
         if role == "candidate":
             try:
-                solution = _import("kg_solution", msg["solution"])
+                solution = _import("kg_solution", msg.solution)
             except SyntaxError as e:
-                raise WorkerError("compile_error", f"{msg['solution']}:{e.lineno}: syntax error: {e.msg}")
+                raise WorkerError("compile_error", f"{msg.solution}:{e.lineno}: syntax error: {e.msg}")
             except BaseException as e:  # SystemExit from a build step is a compile failure too
                 text = f"{type(e).__name__}: {e}"
                 raise WorkerError("compile_error", _first_error_line(str(e)) or text, text[-20000:])
             model_cls = getattr(solution, "ModelNew", None)
             if not isinstance(model_cls, type):
-                raise WorkerError("compile_error", f"{msg['solution']}: defines no class ModelNew")
-        seed = msg["init_seed"]
-        cast = VARIANTS.get(msg.get("precision"))
+                raise WorkerError("compile_error", f"{msg.solution}: defines no class ModelNew")
+        seed = msg.init_seed
+        cast = VARIANTS.get(msg.precision)
         try:
             _seed(seed)
             init = problem.get_init_inputs()
@@ -147,12 +151,19 @@ class ModelRunner:
                 raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
             kind = "runtime_error" if role == "candidate" else "problem_error"
             raise WorkerError(kind, f"constructing the model failed: {text}"[:500], traceback.format_exc(limit=-5))
-        return cls(problem, model, device, role, cast)
+        runner = cls(problem, model, device, role, cast)
+        if msg.handover == "cuda" and device == "cuda":
+            try:
+                runner.exporter = cuda_share.Exporter(torch.cuda.current_device())
+            except (OSError, AttributeError, cuda_share.CudaError) as e:  # the engine then reads files
+                runner.handover_note = str(e)[:300]
+        return runner
 
     def info(self) -> dict:
         name = torch.cuda.get_device_name() if self.device == "cuda" else "cpu"
-        return {"device_name": name, "torch": torch.__version__,
-                "cuda": torch.version.cuda or "", "python": sys.version.split()[0]}
+        return {"device_name": name, "torch": torch.__version__, "cuda": torch.version.cuda or "",
+                "python": sys.version.split()[0], "handover": "cuda" if self.exporter else "files",
+                "handover_note": self.handover_note}
 
     def inputs(self, seed: int) -> list:
         _seed(seed)
@@ -197,21 +208,20 @@ class ModelRunner:
             return self._compiled
         return self.model
 
-    def time(self, msg: dict, progress, bench) -> tuple[dict, list, int]:
-        sets = [self.inputs(s) for s in msg["seeds"]]
-        variant = msg.get("variant", "eager")
+    def time(self, msg: Time, progress, bench) -> tuple[dict, list, int]:
+        sets = [self.inputs(s) for s in msg.seeds]
         with torch.no_grad():
-            stats, out, idx = bench(self._fn(variant), sets, device=self.device, max_time_s=msg["max_time_s"],
-                                    graph=variant == "eager", on_progress=progress)
+            stats, out, idx = bench(self._fn(msg.variant), sets, device=self.device, max_time_s=msg.max_time_s,
+                                    graph=msg.variant == "eager", on_progress=progress)
         return stats, as_outputs(out), idx
 
-    def prepare_window(self, msg: dict) -> Callable[[list[int]], None]:
+    def prepare_window(self, msg: Window) -> Callable[[list[int]], None]:
         """The trusted window's calls: the returned function makes one input set per seed (the seeds come
         with 'go', so no output can be computed before the clock starts), calls the model once on each,
         flushing L2 before each call as the timing loop does, and keeps every output for `checksum`."""
         from grader.timing import flush_buffer
 
-        fn = self._fn(msg.get("variant", "eager"))
+        fn = self._fn(msg.variant)
         flush = flush_buffer(self.device)
         self.window_outputs = None
         self._sync()
@@ -261,6 +271,25 @@ class ModelRunner:
         except Exception:
             return None
 
-    @staticmethod
-    def write_outputs(outs: list, folder: Path, tag: str) -> list:
-        return [write_tensor(folder, f"{tag}-{i}.bin", t) for i, t in enumerate(outs)]
+    def hand_over(self, outs: list, folder: Path, tag: str) -> tuple[list[CudaTensor | FileTensor], list[int]]:
+        """Descriptions of the outputs and the descriptors that go with the reply (caller sends, then closes).
+
+        On the GPU when the engine asked for it and the export works; an output the export fails for (no
+        room for the copy, say) goes as files, which the engine accepts either way."""
+        descs: list[CudaTensor | FileTensor] = []
+        fds: list[int] = []
+        for i, t in enumerate(outs):
+            if self.exporter is not None:
+                try:
+                    fds.append(self.exporter.export(t))
+                    descs.append(CudaTensor(dtype=str(t.dtype).removeprefix("torch."), shape=list(t.shape)))
+                    continue
+                except cuda_share.CudaError:
+                    pass
+            descs.append(write_tensor(folder, f"{tag}-{i}", t))
+        return descs, fds
+
+    def release(self) -> None:
+        """The engine has taken over the last reply's outputs: free their exported copies."""
+        if self.exporter is not None:
+            self.exporter.release()

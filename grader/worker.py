@@ -5,7 +5,8 @@ and timings it measured. The trusted grader compares the tensors itself and
 cross-checks the timings with its own clock.
 
 Started as `python -m grader.worker`; talks over the channel named by KG_CHANNEL
-and writes tensors into KG_EXCHANGE.
+with the messages of grader/messages.py, and hands outputs over as CUDA VMM
+handles (when the engine asks and the GPU allows) or as files in KG_EXCHANGE.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def main() -> int:
     import traceback
 
     try:
+        from pydantic import ValidationError
+
+        from grader import messages as m
         from grader import timing
         from grader.runner import ModelRunner, WorkerError
     except Exception as e:  # a broken install, not the solution's fault
@@ -48,53 +52,67 @@ def main() -> int:
         return 1
 
     runner = None
-    while True:
-        msg = chan.recv()
-        cmd = msg.get("cmd")
+
+    def next_command():
+        raw = chan.recv()
+        if runner is not None:
+            runner.release()  # the engine sends nothing before it has taken over the last outputs
+        return m.COMMAND.validate_python(raw)
+
+    def send_outputs(outs, tag, **fields):
+        descs, fds = runner.hand_over(outs, exchange, tag)
         try:
-            if cmd == "load":
+            chan.send(fields.pop("reply", m.Outputs)(outputs=descs, **fields), fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    while True:
+        try:
+            msg = next_command()
+        except ValidationError as e:
+            chan.send(m.Failure(error="worker_error", message=f"bad command: {e.errors()[0]['msg']}"))
+            continue
+        try:
+            if isinstance(msg, m.Load):
                 runner = ModelRunner.load(msg)
-                chan.send({"ok": True, "info": runner.info()})
-            elif cmd == "run":
-                outs, in_bytes = runner.run(msg["seed"], msg.get("poison", []))
-                chan.send({"ok": True, "input_bytes": in_bytes,
-                           "outputs": runner.write_outputs(outs, exchange, msg["tag"])})
-            elif cmd == "time":
+                chan.send(m.Loaded(info=m.WorkerInfo(**runner.info())))
+            elif isinstance(msg, m.Run):
+                outs, in_bytes = runner.run(msg.seed, msg.poison)
+                send_outputs(outs, msg.tag, input_bytes=in_bytes)
+            elif isinstance(msg, m.Time):
                 def progress(runs, median, rel):
-                    chan.send({"progress": True, "runs": runs, "median_ms": median, "rel_sem": rel})
+                    chan.send(m.Progress(runs=runs, median_ms=median, rel_sem=rel))
 
                 stats, out, idx = runner.time(msg, progress, timing.bench)
-                chan.send({"ok": True, "stats": stats, "last_set": idx,
-                           "outputs": runner.write_outputs(out, exchange, msg["tag"])})
-            elif cmd == "window":  # the trusted side's clock runs from 'go' until the checksum is back
+                send_outputs(out, msg.tag, reply=m.Timed, stats=stats, last_set=idx)
+            elif isinstance(msg, m.Window):  # the trusted side's clock runs from Go until the checksum is back
                 go = runner.prepare_window(msg)
-                chan.send({"ok": True, "ready": True})
-                order = chan.recv()
-                if order.get("cmd") != "go":
+                chan.send(m.Ready())
+                order = next_command()
+                if not isinstance(order, m.Go):
                     return 1
-                go([int(s) for s in order["seeds"]])
-                chan.send({"ok": True, "done": True})
-            elif cmd == "checksum":
-                chan.send({"ok": True, "sums": runner.checksum(int(msg["seed"]), bool(msg.get("abs")))})
-            elif cmd == "float64":  # the precision audit's reference run; sent to the reference worker only
+                go(order.seeds)
+                chan.send(m.Done())
+            elif isinstance(msg, m.Checksum):
+                chan.send(m.Sums(sums=runner.checksum(msg.seed, msg.abs)))
+            elif isinstance(msg, m.Float64):  # the precision audit's reference run; sent to the reference only
                 from grader.precision import float64_outputs
 
-                outs = float64_outputs(runner, msg["seed"], msg.get("bits"), msg.get("budget_bytes"))
-                chan.send({"ok": True, "outputs": runner.write_outputs(outs, exchange, msg["tag"])})
-            elif cmd == "profile":
-                chan.send({"ok": True, "names": runner.profile(msg["seed"])})
-            elif cmd == "exit":
+                send_outputs(float64_outputs(runner, msg.seed, msg.bits, msg.budget_bytes), msg.tag)
+            elif isinstance(msg, m.Profile):
+                chan.send(m.Profiled(names=runner.profile(msg.seed)))
+            elif isinstance(msg, m.Exit):
                 return 0
             else:
-                chan.send({"ok": False, "error": "worker_error", "message": f"unknown command {cmd!r}"})
+                chan.send(m.Failure(error="worker_error", message=f"unexpected command {msg.cmd!r}"))
         except WorkerError as e:
-            chan.send({"ok": False, "error": e.kind, "message": str(e), "detail": e.detail})
+            chan.send(m.Failure(error=e.kind, message=str(e), detail=e.detail))
         except Exception as e:
             tb = traceback.format_exc(limit=-8)
             # Out of memory (host, or the GPU cap set at load) is a resource verdict, not a crash.
             kind = "resource_limit" if type(e).__name__ in ("OutOfMemoryError", "MemoryError") else "runtime_error"
-            chan.send({"ok": False, "error": kind, "message": f"{type(e).__name__}: {e}"[:2000],
-                       "detail": tb[-8000:]})
+            chan.send(m.Failure(error=kind, message=f"{type(e).__name__}: {e}"[:2000], detail=tb[-8000:]))
         sys.stdout.flush()
 
 

@@ -55,18 +55,19 @@ def test_tolerance_by_dtype_and_override():
 
 
 def test_tensor_files_round_trip_and_refuse_lies(tmp_path):
-    for t in (torch.randn(3, 5), torch.randn(4).bfloat16(), torch.tensor([True, False]), torch.randn(2, 3).t()):
-        assert torch.equal(read_tensor(tmp_path, write_tensor(tmp_path, "t.bin", t)), t.contiguous())
-    desc = write_tensor(tmp_path, "t.bin", torch.randn(8))
+    for t in (torch.randn(3, 5), torch.randn(4).bfloat16(), torch.tensor([True, False]), torch.randn(2, 3).t(),
+              torch.zeros(0, 3)):
+        assert torch.equal(read_tensor(tmp_path, write_tensor(tmp_path, "t", t)), t.contiguous())
+    desc = write_tensor(tmp_path, "t", torch.randn(8)).model_dump()
     with pytest.raises(ProtocolError, match="holds 32 bytes"):
         read_tensor(tmp_path, {**desc, "shape": [9]})
-    with pytest.raises(ProtocolError, match="bad tensor file name"):
-        read_tensor(tmp_path, {**desc, "file": "../etc/passwd"})
-    with pytest.raises(ProtocolError, match="unsupported dtype"):
+    with pytest.raises(ProtocolError, match="bad tensor description"):
+        read_tensor(tmp_path, {**desc, "files": ["../etc/passwd"]})
+    with pytest.raises(ProtocolError, match="bad tensor description"):
         read_tensor(tmp_path, {**desc, "dtype": "object"})
-    (tmp_path / "link").symlink_to(tmp_path / "t.bin")
+    (tmp_path / "link").symlink_to(tmp_path / "t.0")
     with pytest.raises(ProtocolError, match="cannot open"):
-        read_tensor(tmp_path, {**desc, "file": "link"})
+        read_tensor(tmp_path, {**desc, "files": ["link"]})
 
 
 def test_channel_frames_and_garbage():

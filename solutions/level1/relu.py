@@ -1,4 +1,7 @@
-"""Reference CUDA solution for problem `relu`: vectorised (float4) grid-stride elementwise kernel."""
+"""Reference CUDA solution for problem `relu`: vectorised (float4) grid-stride elementwise kernel.
+
+Also the honest solution for KernelBench's level1/19_ReLU.py (4096 x 393216 fp32, 6.4 GB): 64-bit indices,
+any size; `python bench/kernelbench_sweep.py --only 19_ReLU` grades it beside KernelBench's own eval."""
 
 import torch
 import torch.nn as nn

@@ -50,7 +50,7 @@ def test_files_beside_the_problem_home_and_other_gradings_stay_hidden(tmp_path):
     (home / ".ssh" / "id_rsa").write_text(secret)
     other = Path("/dev/shm") / f"kgrader-advfake-{uuid.uuid4().hex}"
     (other / "xchg").mkdir(parents=True)
-    (other / "xchg" / "c1-0.bin").write_text(secret)
+    (other / "xchg" / "c1-0.0").write_text(secret)
     (other / "submission.py").write_text(f"# another student's solution {secret}\n")
     escape = [str(tmp_path / "escaped.txt"), str(problem_dir / "escaped.txt"), f"/tmp/kg-escape-{uuid.uuid4().hex}",
               f"/dev/shm/kg-escape-{uuid.uuid4().hex}", str(ROOT / "grader" / f"kg-escape-{uuid.uuid4().hex}.py")]
