@@ -19,8 +19,8 @@ def test_every_command_round_trips_through_json_and_the_union():
                        handover="cuda"),
                 m.Run(seed=1, tag="r1", poison=[([2, 3], "float32")]),
                 m.Time(seeds=[1, 2, 3], variant="compile", tag="tcompile", max_time_s=1.5),
-                m.Guard(seeds=[1], runs=4, tag="gcandidate"), m.Probe(seeds=[5], runs=1, tag="p0"),
-                m.Go(), m.Sample(seed=3, k=4096), m.Profile(seed=9), m.Exit()]
+                m.Window(), m.Go(seeds=[5, 6]), m.Checksum(seed=3, abs=True),
+                m.Float64(seed=4, bits=10, budget_bytes=1 << 30, tag="f64-10"), m.Profile(seed=9), m.Exit()]
     a, b = socket.socketpair()
     ca, cb = Channel(a), Channel(b)
     for cmd in commands:
