@@ -27,9 +27,11 @@ def test_honest_solution_passes_with_timings(passed):
     assert report["speedup"] > 0 and report["runtime_ms"] > 0 and report["baseline_ms"] > 0
     assert report["runtime"]["clock"] == "host" and report["runtime"]["runs"] >= 10
     assert report["max_abs_err"] == 0.0
-    # five correctness trials, plus the outputs produced while timed and while cross-checked
+    # five correctness trials, plus the outputs produced while timed; the grader's own clock ran its windows
     labels = [t["label"] for t in report["trials"]]
-    assert labels.count("trial") == 5 and "timed" in labels and "cross-check" in labels
+    assert labels.count("trial") == 5 and "timed" in labels
+    assert len(report["windows_ms"]["candidate"]) == len(report["windows_ms"]["reference"]) == 3
+    assert report["trusted_runtime_ms"] is not None and report["speedup_basis"]
     assert not set(report["flags"]) - {"noisy_timing"}  # a busy CI machine may leave the mean loose
     assert report["speedup_compile"] is None
 

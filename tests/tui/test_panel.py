@@ -96,7 +96,7 @@ async def test_the_log_groups_lines_per_run_under_a_heading(make_app):
 
 def _report(**over) -> Report:
     stats = dict(clock="host", runs=100, std_ms=0.01, min_ms=0.9, max_ms=1.2, rel_sem=0.004, stopped_by="rel_err",
-                 wall_median_ms=1.0, l2_flushed=False)
+                 l2_flushed=False)
     base = dict(status=Status.passed, message="correct on 2 trials; 1.85x vs eager", problem="cpu_softmax",
                 solution="solution.py", device="cpu", sandbox="local", speedup=1.85, speedup_trusted=True,
                 runtime_ms=0.98, runtime=TimingStats(median_ms=1.0, mean_ms=1.0, **stats), baseline_ms=1.85,
