@@ -7,10 +7,10 @@ import sys
 
 from pydantic import ValidationError
 
-from . import cmd_check, cmd_new, cmd_problems, cmd_prompt
+from . import cmd_cache, cmd_check, cmd_new, cmd_problems, cmd_prompt
 from .errors import UsageError
 
-COMMANDS = [cmd_check, cmd_problems, cmd_prompt, cmd_new]
+COMMANDS = [cmd_check, cmd_problems, cmd_prompt, cmd_new, cmd_cache]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import device_lock, policy, problems, roofline
+from . import compile_cache, device_lock, policy, problems, roofline
 from .compare import compare, tolerance
 from .errors import Cancelled, UsageError
 from .models import (GradeRequest, Phase, ProgressEvent, Report, Status, TimingStats, TrialResult)
@@ -92,16 +92,19 @@ class Party:
         return Verdict(Status.runtime_error, f"{self.role} worker {how} during {what}", flags,
                        self.worker.log()[-4000:])
 
-    def call(self, msg: dict, timeout: float, what: str,
-             on_progress: Callable[[dict], None] | None = None) -> dict:
+    def call(self, msg: dict, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
+             on_build: Callable[[dict, Callable[[], float]], dict] | None = None) -> dict:
         try:
             self.chan.send(msg)
         except OSError:
             raise self.failure(what)
-        return self.wait(timeout, what, on_progress)
+        return self.wait(timeout, what, on_progress, on_build)
 
-    def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None) -> dict:
-        """The worker's next answer, watching for cancel, the deadline and the worker's death meanwhile."""
+    def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
+             on_build: Callable[[dict, Callable[[], float]], dict] | None = None) -> dict:
+        """The worker's next answer, watching for cancel, the deadline and the worker's death meanwhile.
+
+        `on_build` answers the candidate's build requests (compile cache) within the same deadline."""
         deadline = time.monotonic() + timeout
         while True:
             if self.cancel.is_set():
@@ -126,6 +129,13 @@ class Party:
                 on_progress(reply)
                 continue
             if reply.get("progress"):
+                continue
+            if on_build and "build" in reply:
+                answer = on_build(reply, lambda: max(deadline - time.monotonic(), 1.0))
+                try:
+                    self.chan.send(answer)
+                except OSError:
+                    raise self.failure(what)
                 continue
             return reply
 
@@ -226,6 +236,14 @@ class Grading:
         return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
                                   env=env)
 
+    def _builder(self, box: sandbox.Sandbox, env: dict[str, str]) -> Party:
+        """A fresh builder worker for one extension: only the compiler runs in it (grader/builder.py)."""
+        req = self.req
+        limits = sandbox.Limits(memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb
+                                else default_memory_limit())
+        return Party(box, "builder", sandbox.WorkerSpec(module="grader.builder", pythonpath=[PACKAGE_ROOT],
+                                                        limits=limits, env=env), self.cancel)
+
     def run(self) -> Report:
         try:
             self._run()
@@ -270,6 +288,8 @@ class Grading:
             stack.callback(ref.close)
             cand = Party(box, "candidate", self.spec("candidate"), self.cancel)
             stack.callback(cand.close)
+            self.builds = compile_cache.CompileService(box, lambda env: self._builder(box, env),
+                                                       compile_cache.for_sandbox(box))
             try:
                 self._grade(ref, cand)
             finally:
@@ -283,9 +303,11 @@ class Grading:
         ref.chan.send({**load, "role": "reference"})
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
         reply = cand.call({**load, "role": "candidate", "problem": cand.worker.paths["problem"],
-                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile")
+                           "solution": cand.worker.paths["solution"]}, req.timeouts.compile, "compile",
+                          on_build=lambda frame, left: self.builds.answer(frame, cand.worker.exchange, left))
+        self.report.compile_cached = self.builds.cached
         _expect_ok(reply, cand, "compile")
-        self.event(Phase.compile, "end", "compiled", ok=True)
+        self.event(Phase.compile, "end", "compiled (cached)" if self.builds.cached else "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
         info = _expect_ok(ref.wait(req.timeouts.compile, "load"), ref, "load")["info"]
         self.report.versions = {k: str(v) for k, v in info.items()}
