@@ -10,13 +10,18 @@ initialisers are solution code): it only leaves `ext.so` in its exchange folder 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 
-def build(request: dict, folder: Path) -> Path:
-    """Build the request's extension in `folder`; returns the library. Raises with the compiler's log."""
+def build(request: dict, folder: Path, reuse: dict[str, str] | None = None) -> Path:
+    """Build the request's extension in `folder`; returns the library. Raises with the compiler's log.
+
+    `reuse` maps object files (main.o, cuda.cuda.o) to copies built before from the same inputs
+    (the grader's object keys): those are not compiled again, only linked."""
     from torch.utils import cpp_extension as ce
 
     from grader.compile_cache import BuildRequest
@@ -24,6 +29,9 @@ def build(request: dict, folder: Path) -> Path:
     req = BuildRequest.model_validate(request)
     # load_inline ends by importing the library; here it must not (static initialisers would run).
     ce._import_module_from_library = lambda *a, **k: None
+    if reuse:
+        ce._run_ninja_build = lambda build_directory, verbose, error_prefix: _build_reusing(
+            Path(build_directory), f"{req.name}.so", reuse, error_prefix)
     folder.mkdir(parents=True, exist_ok=True)
     ce.load_inline(name=req.name, cpp_sources=list(req.cpp_sources), cuda_sources=list(req.cuda_sources) or None,
                    functions=req.functions, extra_cflags=req.extra_cflags, extra_cuda_cflags=req.extra_cuda_cflags,
@@ -34,6 +42,30 @@ def build(request: dict, folder: Path) -> Path:
     return folder / f"{req.name}.so"
 
 
+def _build_reusing(folder: Path, library: str, reuse: dict[str, str], error_prefix: str) -> None:
+    """torch's build.ninja, with the reused objects copied in: compile the other objects, then link.
+
+    ninja itself would recompile a copied object (it has no log entry for it), so the link command is
+    taken from ninja and run here, the way ninja runs it."""
+    wanted = re.findall(r"^build (\S+\.o):", (folder / "build.ninja").read_text(), re.M)
+    for obj, src in reuse.items():
+        if obj in wanted:
+            shutil.copyfile(src, folder / obj)
+    jobs = os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)
+    steps = []
+    missing = [o for o in wanted if o not in reuse]
+    if missing:
+        steps.append(["ninja", "-C", str(folder), "-j", jobs, *missing])
+    link = subprocess.run(["ninja", "-C", str(folder), "-t", "commands", "-s", library], capture_output=True,
+                          text=True)
+    steps.append(["/bin/sh", "-c", link.stdout.strip().splitlines()[-1]] if link.returncode == 0 and link.stdout
+                 else ["ninja", "-C", str(folder), library])
+    for argv in steps:
+        r = subprocess.run(argv, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"{error_prefix}: {r.stdout}")
+
+
 def main() -> int:
     from grader.worker import _connect
 
@@ -42,9 +74,14 @@ def main() -> int:
     msg = chan.recv()
     if msg.get("cmd") != "build":
         return 1
+    folder = Path(os.environ["TORCH_EXTENSIONS_DIR"]) / "ext"
+    reuse = msg.get("objects") or {}
     try:
-        so = build(msg["request"], Path(os.environ["TORCH_EXTENSIONS_DIR"]) / "ext")
+        so = build(msg["request"], folder, reuse)
         shutil.copyfile(so, exchange / "ext.so")
+        for obj in ("main.o", "cuda.cuda.o"):  # for the grader's object cache
+            if obj not in reuse and (folder / obj).is_file():
+                shutil.copyfile(folder / obj, exchange / obj)
     except BaseException as e:  # a failed build is the answer, not a crash: the candidate gets the log
         chan.send({"ok": False, "log": f"{e}"[-20000:]})
         return 0

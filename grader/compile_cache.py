@@ -25,6 +25,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -35,7 +36,8 @@ ENV_DIR = "KG_COMPILE_CACHE"          # the cache folder; "off" disables the cac
 ENV_MAX_MB = "KG_COMPILE_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 4096
 LAYOUT = "v1"
-SO_NAME = "ext.so"
+SO_NAME = "ext.so"   # the library in the builder's exchange folder
+BLOB = "blob"        # the file of an entry: a library or an object file
 MAX_SO_BYTES = 1 << 30
 MAX_SOURCE_BYTES = 4 << 20
 MAX_BUILDS = 8                        # extensions one grading may build
@@ -174,10 +176,32 @@ def toolchain(box, arch: str) -> dict[str, str]:
     return {"sandbox": box.name, **host_toolchain(), "arch": arch}
 
 
-def cache_key(req: BuildRequest, tools: dict[str, str]) -> str:
-    blob = json.dumps({"layout": LAYOUT, "request": req.model_dump(mode="json"), "toolchain": tools},
-                      sort_keys=True, separators=(",", ":"))
+def _digest(what: dict, tools: dict[str, str]) -> str:
+    blob = json.dumps({"layout": LAYOUT, "what": what, "toolchain": tools}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cache_key(req: BuildRequest, tools: dict[str, str]) -> str:
+    """The library's key: every argument of the request and the toolchain."""
+    return _digest({"library": req.model_dump(mode="json")}, tools)
+
+
+def object_keys(req: BuildRequest, tools: dict[str, str]) -> dict[str, str]:
+    """Keys of the object files a build makes, each from only what torch's build puts into that object.
+
+    main.o (the sources, the pybind11 bindings, C++ flags) and cuda.cuda.o (the CUDA sources, nvcc flags)
+    share the extension name (-DTORCH_EXTENSION_NAME), the include paths and the CUDA switch; so editing
+    only a kernel's CUDA source reuses the binding file's object, and the reverse."""
+    with_cuda = req.with_cuda if req.with_cuda is not None else bool(req.cuda_sources)
+    common = {"name": req.name, "extra_include_paths": req.extra_include_paths, "with_cuda": with_cuda,
+              "no_implicit_headers": req.no_implicit_headers}
+    keys = {"main.o": _digest({"object": "main.o", **common, "cpp_sources": req.cpp_sources,
+                               "functions": req.functions, "extra_cflags": req.extra_cflags,
+                               "with_pytorch_error_handling": req.with_pytorch_error_handling}, tools)}
+    if with_cuda and req.cuda_sources:
+        keys["cuda.cuda.o"] = _digest({"object": "cuda.cuda.o", **common, "cuda_sources": req.cuda_sources,
+                                       "extra_cuda_cflags": req.extra_cuda_cflags}, tools)
+    return keys
 
 
 def device_arch() -> str:
@@ -194,7 +218,14 @@ def device_arch() -> str:
         except Exception:
             pass
     out = _version_of(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader", "-i", "0"])
-    return out if re.fullmatch(r"\d+\.\d+", out) else ""
+    if re.fullmatch(r"\d+\.\d+", out):
+        return out
+    import torch
+
+    if torch.cuda.is_available():  # the builder has no GPU: without this, torch would build for every arch
+        major, minor = torch.cuda.get_device_capability(0)
+        return f"{major}.{minor}"
+    return ""
 
 
 # -- the cache folder -----------------------------------------------------------------------------------
@@ -205,7 +236,7 @@ def default_dir() -> Path:
 
 
 class CompileCache:
-    """The cache folder: entries/KEY/{ext.so, meta.json}, LRU by meta.json's mtime, bounded in bytes."""
+    """The cache folder: entries/KEY/{blob, meta.json}, LRU by meta.json's mtime, bounded in bytes."""
 
     def __init__(self, path: str | Path | None = None, max_bytes: int | None = None):
         chosen = path if path is not None else os.environ.get(ENV_DIR)
@@ -245,7 +276,7 @@ class CompileCache:
         entry = self.entries / key
         try:
             meta = CacheEntry.model_validate_json((entry / "meta.json").read_text())
-            so = entry / SO_NAME
+            so = entry / BLOB
             if meta.key != key or _sha256(so) != meta.sha256:
                 raise ValueError("entry does not match its record")
             os.utime(entry / "meta.json")  # most recently used
@@ -263,7 +294,7 @@ class CompileCache:
         tmp = self.root / LAYOUT / f"tmp-{secrets.token_hex(8)}"
         tmp.mkdir(mode=0o700)
         try:
-            digest, size = _copy_fd(so_fd, tmp / SO_NAME)
+            digest, size = _copy_fd(so_fd, tmp / BLOB)
             meta = CacheEntry(key=key, name=name, sha256=digest, size=size, created=time.time(), build_s=build_s)
             (tmp / "meta.json").write_text(meta.model_dump_json())
             fd = self._lock()
@@ -380,13 +411,15 @@ def hand_over(so_fd: int, exchange: Path, name: str) -> str:
 class CompileService:
     """Answers a candidate's build frames during its compile phase: from the cache, or a jailed builder."""
 
-    def __init__(self, box, start_builder: Callable[[dict[str, str]], object], cache: CompileCache | None = None):
+    def __init__(self, box, start_builder: Callable[[dict[str, str], dict[str, str]], object],
+                 cache: CompileCache | None = None):
         self.box = box
-        self.start_builder = start_builder   # env -> a Party running grader.builder
+        self.start_builder = start_builder   # (env, files) -> a Party running grader.builder
         self.cache = cache or CompileCache()
         self.arch = device_arch()
         self.hits = 0
         self.builds = 0
+        self.reused_objects = 0
 
     @property
     def cached(self) -> bool | None:
@@ -427,25 +460,54 @@ class CompileService:
         env = {"MAX_JOBS": os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)}
         if self.arch:
             env["TORCH_CUDA_ARCH_LIST"] = self.arch
-        builder = self.start_builder(env)
+        objects = object_keys(req, toolchain(self.box, self.arch))
+        # Objects built before for the same inputs go in as copies (the builder never sees the cache).
+        staged = Path(tempfile.mkdtemp(prefix="kg-objects-"))
+        reused: dict[str, str] = {}
+        try:
+            for obj, okey in objects.items():
+                found = self.cache.get(okey)
+                if found is not None:
+                    shutil.copyfile(found, staged / obj)
+                    reused[obj] = str(staged / obj)
+            builder = self.start_builder(env, reused)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
         try:
             t0 = time.monotonic()
-            reply = builder.call({"cmd": "build", "request": req.model_dump(mode="json")}, time_left(), "compile")
+            reply = builder.call({"cmd": "build", "request": req.model_dump(mode="json"),
+                                  "objects": {obj: builder.worker.paths[obj] for obj in reused}}, time_left(), "compile")
             build_s = time.monotonic() - t0
             log = str(reply.get("log", ""))[-20000:]
             if reply.get("ok") is not True:
                 return BuildOutcome(ok=False, log=log or "the builder failed without a log").model_dump()
+            for obj, okey in objects.items():
+                if obj not in reused:
+                    self._keep(builder.worker.exchange, obj, okey, req.name, build_s)
             fd = open_regular(builder.worker.exchange, SO_NAME)
             try:
                 self.cache.put(key, req.name, fd, build_s)
                 folder = hand_over(fd, exchange, req.name)
             finally:
                 os.close(fd)
+            self.reused_objects += len(reused)
             return BuildOutcome(ok=True, folder=folder, log=log).model_dump()
         except OSError as e:
             return _unusable(req, e)
         finally:
             builder.close()
+            shutil.rmtree(staged, ignore_errors=True)
+
+    def _keep(self, folder: Path, obj: str, key: str, name: str, build_s: float) -> None:
+        try:
+            fd = open_regular(folder, obj)
+        except OSError:  # not built (a C++-only extension has no CUDA object)
+            return
+        try:
+            self.cache.put(key, name, fd, build_s)
+        finally:
+            os.close(fd)
 
 
 def _unusable(req: BuildRequest, e: OSError) -> dict:

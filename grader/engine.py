@@ -236,12 +236,12 @@ class Grading:
         return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
                                   env=env)
 
-    def _builder(self, box: sandbox.Sandbox, env: dict[str, str]) -> Party:
+    def _builder(self, box: sandbox.Sandbox, env: dict[str, str], files: dict[str, str]) -> Party:
         """A fresh builder worker for one extension: only the compiler runs in it (grader/builder.py)."""
         req = self.req
         limits = sandbox.Limits(memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb
                                 else default_memory_limit())
-        return Party(box, "builder", sandbox.WorkerSpec(module="grader.builder", pythonpath=[PACKAGE_ROOT],
+        return Party(box, "builder", sandbox.WorkerSpec(module="grader.builder", files=files, pythonpath=[PACKAGE_ROOT],
                                                         limits=limits, env=env), self.cancel)
 
     def run(self) -> Report:
@@ -288,7 +288,7 @@ class Grading:
             stack.callback(ref.close)
             cand = Party(box, "candidate", self.spec("candidate"), self.cancel)
             stack.callback(cand.close)
-            self.builds = compile_cache.CompileService(box, lambda env: self._builder(box, env),
+            self.builds = compile_cache.CompileService(box, lambda env, files: self._builder(box, env, files),
                                                        compile_cache.for_sandbox(box))
             try:
                 self._grade(ref, cand)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 
 import pytest
 
-from grader.compile_cache import (BuildRequest, CompileCache, CompileService, cache_key, hand_over, open_regular,
-                                  refused_flag)
-from kgtest import run_grader
+from grader.compile_cache import (BuildRequest, CompileCache, CompileService, cache_key, hand_over, object_keys,
+                                  open_regular, refused_flag)
+from kgtest import FIXTURES, grader_env, run_grader
 
 REQ = BuildRequest(name="kg_x", cpp_sources=["int f() { return 1; }"], functions=["f"], extra_cflags=["-O2"])
 TOOLS = {"sandbox": "local", "torch": "2.13.0", "arch": "9.0"}
@@ -121,3 +123,58 @@ def test_cache_cli_info_and_clear(tmp_path):
     cleared = run_grader("cache", "clear", env={"KG_COMPILE_CACHE": str(tmp_path / "c")})
     assert cleared.returncode == 0 and "removed 1 entries" in cleared.stdout
     assert "entries: 0" in run_grader("cache", "info", "--dir", str(tmp_path / "c")).stdout
+
+
+CUDA_REQ = REQ.model_copy(update={"cuda_sources": ["__global__ void k() {}"], "extra_cuda_cflags": ["-O3"]})
+
+
+@pytest.mark.parametrize("change, main_same, cuda_same", [
+    ({"cuda_sources": ["__global__ void k2() {}"]}, True, False), ({"extra_cuda_cflags": ["-O2"]}, True, False),
+    ({"cpp_sources": ["int f() { return 2; }"]}, False, True), ({"extra_cflags": ["-O3"]}, False, True),
+    ({"functions": ["g"]}, False, True), ({"name": "kg_y"}, False, False),
+    ({"extra_include_paths": ["/usr/include/x"]}, False, False), ({"extra_ldflags": ["-lm"]}, True, True),
+])
+def test_object_keys_follow_only_what_goes_into_each_object(change, main_same, cuda_same):
+    before, after = object_keys(CUDA_REQ, TOOLS), object_keys(CUDA_REQ.model_copy(update=change), TOOLS)
+    assert (before["main.o"] == after["main.o"]) is main_same
+    assert (before["cuda.cuda.o"] == after["cuda.cuda.o"]) is cuda_same
+    assert set(object_keys(REQ, TOOLS)) == {"main.o"}
+
+
+BUILD = """
+import json, sys
+from pathlib import Path
+from grader.builder import build
+request, folder, reuse = json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+print(build(request, folder, reuse))
+"""
+
+
+def test_a_reused_object_is_linked_not_compiled_again(tmp_path):
+    # add_pass.py's extension: built once, then again from its main.o alone. ninja's depfile (main.o.d) is
+    # written only by a compile, so the second folder must not have one; the library it links must work.
+    text = (FIXTURES / "add_pass.py").read_text()
+    source = text.split('"""')[1]
+    request = BuildRequest(name="kg_reuse_test", cpp_sources=[source], functions=["add"], extra_cflags=["-O2"])
+
+    def run_build(folder, reuse):
+        env = grader_env({"MAX_JOBS": "1"})
+        out = subprocess.run([sys.executable, "-c", BUILD, request.model_dump_json(), str(folder), json_of(reuse)],
+                             capture_output=True, text=True, env=env, timeout=900)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout.strip().splitlines()[-1]
+
+    run_build(tmp_path / "a", {})
+    assert (tmp_path / "a" / "main.o.d").exists()
+    lib = run_build(tmp_path / "b", {"main.o": str(tmp_path / "a" / "main.o")})
+    assert not (tmp_path / "b" / "main.o.d").exists()
+    check = ("import importlib.util, sys, torch; spec = importlib.util.spec_from_file_location('kg_reuse_test', "
+             "sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+             "a, b = torch.ones(3), torch.arange(3.0); print(m.add(a, b).tolist())")
+    out = subprocess.run([sys.executable, "-c", check, lib], capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "[1.0, 2.0, 3.0]", out.stderr[-2000:]
+
+
+def json_of(obj) -> str:
+    import json
+    return json.dumps(obj)

@@ -73,3 +73,11 @@ def test_flags_that_would_make_the_build_run_or_write_elsewhere_are_refused(flag
     assert report["status"] == "compile_error", explain(report)
     assert "refused" in report["message"], explain(report)
     assert snapshot(cache) == before
+
+
+def test_the_tui_compile_check_answers_from_what_a_grading_cached(honest_twice, cache, monkeypatch):
+    from tui.compile_check import CompileCheck
+
+    monkeypatch.setenv("KG_COMPILE_CACHE", str(cache))
+    result = CompileCheck((FIXTURES / "add_pass.py").read_text(), sandbox="local").run()
+    assert result.ok and result.message == "compiles (cached)", result
