@@ -160,7 +160,8 @@ def host_toolchain() -> dict[str, str]:
     return {"torch": torch.__version__, "torch_git": torch.version.git_version, "torch_cuda": torch.version.cuda or "",
             "torch_path": os.path.dirname(torch.__file__), "python": sys.version, "executable": sys.executable,
             "soabi": str(sysconfig.get_config_var("SOABI")),
-            "cxx": f"{shutil.which(cxx)} {os.path.realpath(shutil.which(cxx) or cxx)} {_version_of([cxx, '--version'])}",
+            "cxx": " ".join([str(shutil.which(cxx)), os.path.realpath(shutil.which(cxx) or cxx),
+                             _version_of([cxx, "--version"])]),
             "nvcc": _version_of([nvcc, "--version"]) if nvcc and os.path.exists(nvcc) else "absent",
             **{k: os.environ.get(k, "") for k in ("CC", "CUDA_HOME", "CUDA_PATH", "LD_LIBRARY_PATH")}}
 
@@ -440,7 +441,8 @@ class CompileService:
                                     if size > MAX_SOURCE_BYTES else None) \
             or (f"more than {MAX_BUILDS} extensions" if self.hits + self.builds >= MAX_BUILDS else None)
         if why:
-            return BuildOutcome(ok=False, log=f"Error building extension '{req.name}': error: refused: {why}").model_dump()
+            return BuildOutcome(ok=False, log=f"Error building extension '{req.name}': error: refused: {why}"
+                                ).model_dump()
         key = cache_key(req, toolchain(self.box, self.arch))
         so = self.cache.get(key)
         if so is not None:
@@ -476,8 +478,9 @@ class CompileService:
             raise
         try:
             t0 = time.monotonic()
-            reply = builder.call({"cmd": "build", "request": req.model_dump(mode="json"),
-                                  "objects": {obj: builder.worker.paths[obj] for obj in reused}}, time_left(), "compile")
+            frame = {"cmd": "build", "request": req.model_dump(mode="json"),
+                     "objects": {obj: builder.worker.paths[obj] for obj in reused}}
+            reply = builder.call(frame, time_left(), "compile")
             build_s = time.monotonic() - t0
             log = str(reply.get("log", ""))[-20000:]
             if reply.get("ok") is not True:

@@ -27,7 +27,8 @@ def test_every_argument_is_part_of_the_key(change):
     assert cache_key(REQ.model_copy(update=change), TOOLS) != cache_key(REQ, TOOLS)
 
 
-@pytest.mark.parametrize("tools", [{**TOOLS, "arch": "8.0"}, {**TOOLS, "torch": "2.11.0"}, {**TOOLS, "sandbox": "docker"}])
+@pytest.mark.parametrize("tools", [{**TOOLS, "arch": "8.0"}, {**TOOLS, "torch": "2.11.0"},
+                                   {**TOOLS, "sandbox": "docker"}])
 def test_the_toolchain_is_part_of_the_key(tools):
     assert cache_key(REQ, tools) != cache_key(REQ, TOOLS)
 
@@ -150,6 +151,8 @@ print(build(request, folder, reuse))
 """
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_a_reused_object_is_linked_not_compiled_again(tmp_path):
     # add_pass.py's extension: built once, then again from its main.o alone. ninja's depfile (main.o.d) is
     # written only by a compile, so the second folder must not have one; the library it links must work.

@@ -12,7 +12,9 @@ import pytest
 from adv_helpers import FIXTURES, explain, grade, render
 from sandbox.local import isolation
 
-pytestmark = pytest.mark.skipif(isolation() != "bwrap", reason="the cache is off without the bwrap jail")
+# Each test grades two or three solutions, compiling some: minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.skipif(isolation() != "bwrap", reason="the cache is off without the bwrap jail"),
+              pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +49,13 @@ def test_second_grading_in_a_new_process_loads_the_cached_build(honest_twice, ca
 
 
 def test_same_extension_name_with_other_code_gets_its_own_build(honest_twice, cache, tmp_path):
-    report, _ = graded(render("cache_same_name.py", tmp_path), cache)
-    assert report["status"] == "incorrect", explain(report)  # it computes a - b: the honest a + b was not loaded
+    # add_pass.py's extension name and flags, but a - b: keyed on the name, it would load the honest binary
+    text = (FIXTURES / "add_pass.py").read_text()
+    hostile = tmp_path / "same_name.py"
+    hostile.write_text(text.replace("pa[i] + pb[i]", "pa[i] - pb[i]"))
+    assert hostile.read_text() != text
+    report, _ = graded(hostile, cache)
+    assert report["status"] == "incorrect", explain(report)
     assert report["compile_cached"] is False
     again, _ = graded(FIXTURES / "add_pass.py", cache)
     assert again["status"] == "passed" and again["compile_cached"] is True, explain(again)
@@ -56,7 +63,8 @@ def test_same_extension_name_with_other_code_gets_its_own_build(honest_twice, ca
 
 def test_writes_into_the_cache_and_a_swapped_exchange_folder_change_no_entry(honest_twice, cache, tmp_path):
     before = snapshot(cache)
-    report, _ = graded(render("cache_writer.py", tmp_path, CACHE=cache), cache)
+    solution = render("cache_writer.py", tmp_path, CACHE=cache, ADD_PASS=(FIXTURES / "add_pass.py").read_text())
+    report, _ = graded(solution, cache)
     # The grader would not copy the library through the link the solution put in place of its exchange folder.
     assert report["status"] == "compile_error", explain(report)
     assert "cannot be handed over" in report["message"] + report["compile_log"]
