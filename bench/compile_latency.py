@@ -102,18 +102,18 @@ def breakdown(request: dict, changed: dict, scratch: Path) -> list[tuple[str, fl
     builder_env = {"MAX_JOBS": os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)}
     if device_arch():
         builder_env["TORCH_CUDA_ARCH_LIST"] = device_arch()
-    rows = []
+    rows, name = [], request["name"]
     before = scratch / "before"
     rows.append(("torch load_inline (before)", timed(BEFORE, [json.dumps(request), str(before)], env_with({})),
                  ninja_times(before)))
     cold = scratch / "builder-cold"
     rows.append(("builder, cold", timed(AFTER, [json.dumps(request), str(cold), "{}"], env_with(builder_env)),
-                 ninja_times(cold)))
-    reuse = {o: str(cold / o) for o in ("main.o", "cuda.cuda.o") if (cold / o).exists()}
+                 ninja_times(cold / name)))
+    reuse = {o: str(cold / name / o) for o in ("main.o", "cuda.cuda.o") if (cold / name / o).exists()}
     body_only = {k: v for k, v in reuse.items() if k == "main.o" and changed["cuda_sources"]}
     body = scratch / "builder-body"
     rows.append(("builder, body changed", timed(AFTER, [json.dumps(changed), str(body), json.dumps(body_only)],
-                                                 env_with(builder_env)), ninja_times(body)))
+                                                 env_with(builder_env)), ninja_times(body / name)))
     return rows
 
 

@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 
 
-def build(request: dict, folder: Path, reuse: dict[str, str] | None = None) -> Path:
-    """Build the request's extension in `folder`; returns the library. Raises with the compiler's log.
+def build(request: dict, root: Path, reuse: dict[str, str] | None = None) -> Path:
+    """Build the request's extension in root/NAME (where load_inline would); returns the library.
+    Raises with the compiler's log.
 
     `reuse` maps object files (main.o, cuda.cuda.o) to copies built before from the same inputs
     (the grader's object keys): those are not compiled again, only linked."""
@@ -27,6 +28,7 @@ def build(request: dict, folder: Path, reuse: dict[str, str] | None = None) -> P
     from grader.compile_cache import BuildRequest
 
     req = BuildRequest.model_validate(request)
+    folder = root / req.name  # the same paths as a build in the worker, so compiler messages read the same
     # load_inline ends by importing the library; here it must not (static initialisers would run).
     ce._import_module_from_library = lambda *a, **k: None
     if reuse:
@@ -74,14 +76,13 @@ def main() -> int:
     msg = chan.recv()
     if msg.get("cmd") != "build":
         return 1
-    folder = Path(os.environ["TORCH_EXTENSIONS_DIR"]) / "ext"
     reuse = msg.get("objects") or {}
     try:
-        so = build(msg["request"], folder, reuse)
+        so = build(msg["request"], Path(os.environ["TORCH_EXTENSIONS_DIR"]), reuse)
         shutil.copyfile(so, exchange / "ext.so")
         for obj in ("main.o", "cuda.cuda.o"):  # for the grader's object cache
-            if obj not in reuse and (folder / obj).is_file():
-                shutil.copyfile(folder / obj, exchange / obj)
+            if obj not in reuse and (so.parent / obj).is_file():
+                shutil.copyfile(so.parent / obj, exchange / obj)
     except BaseException as e:  # a failed build is the answer, not a crash: the candidate gets the log
         chan.send({"ok": False, "log": f"{e}"[-20000:]})
         return 0

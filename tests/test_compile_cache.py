@@ -167,10 +167,11 @@ def test_a_reused_object_is_linked_not_compiled_again(tmp_path):
         assert out.returncode == 0, out.stderr[-3000:]
         return out.stdout.strip().splitlines()[-1]
 
+    first = tmp_path / "a" / "kg_reuse_test"
     run_build(tmp_path / "a", {})
-    assert (tmp_path / "a" / "main.o.d").exists()
-    lib = run_build(tmp_path / "b", {"main.o": str(tmp_path / "a" / "main.o")})
-    assert not (tmp_path / "b" / "main.o.d").exists()
+    assert (first / "main.o.d").exists()
+    lib = run_build(tmp_path / "b", {"main.o": str(first / "main.o")})
+    assert not (tmp_path / "b" / "kg_reuse_test" / "main.o.d").exists()
     check = ("import importlib.util, sys, torch; spec = importlib.util.spec_from_file_location('kg_reuse_test', "
              "sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
              "a, b = torch.ones(3), torch.arange(3.0); print(m.add(a, b).tolist())")
