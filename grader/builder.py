@@ -31,6 +31,8 @@ def build(request: dict, root: Path, reuse: dict[str, str] | None = None) -> Pat
     folder = root / req.name  # the same paths as a build in the worker, so compiler messages read the same
     # load_inline ends by importing the library; here it must not (static initialisers would run).
     ce._import_module_from_library = lambda *a, **k: None
+    # ...nor touch torch's own folder (read-only here), where use_pch=False would delete a stale header.
+    ce.remove_extension_h_precompiler_headers = lambda: None
     if reuse:
         ce._run_ninja_build = lambda build_directory, verbose, error_prefix: _build_reusing(
             Path(build_directory), f"{req.name}.so", reuse, error_prefix)

@@ -463,6 +463,8 @@ class CompileService:
         if self.arch:
             env["TORCH_CUDA_ARCH_LIST"] = self.arch
         objects = object_keys(req, toolchain(self.box, self.arch))
+        if len(objects) < 2:  # one object is the whole library: the library's own entry already covers it
+            objects = {}
         # Objects built before for the same inputs go in as copies (the builder never sees the cache).
         staged = Path(tempfile.mkdtemp(prefix="kg-objects-"))
         reused: dict[str, str] = {}

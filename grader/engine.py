@@ -307,7 +307,9 @@ class Grading:
                           on_build=lambda frame, left: self.builds.answer(frame, cand.worker.exchange, left))
         self.report.compile_cached = self.builds.cached
         _expect_ok(reply, cand, "compile")
-        self.event(Phase.compile, "end", "compiled (cached)" if self.builds.cached else "compiled", ok=True)
+        reused = self.builds.reused_objects
+        self.event(Phase.compile, "end", "compiled (cached)" if self.builds.cached else
+                   f"compiled ({reused} object(s) reused)" if reused else "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
         info = _expect_ok(ref.wait(req.timeouts.compile, "load"), ref, "load")["info"]
         self.report.versions = {k: str(v) for k, v in info.items()}
