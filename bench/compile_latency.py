@@ -69,7 +69,7 @@ def grade(solution: Path, problem: str, device: str, cache: Path, sandbox: str) 
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "grader", "check", str(solution), "--problem", str(REPO / problem),
                            "--device", device, "--sandbox", sandbox, "--json", "--no-compile-baseline",
-                           "--max-timing-s", "0.5", "--trials", "1"], capture_output=True, text=True,
+                           "--max-timing-s", "0.5", "--trials", "1", "--timeout", "1500"], capture_output=True, text=True,
                           env=env_with({"KG_COMPILE_CACHE": str(cache)}), cwd=REPO)
     wall = time.perf_counter() - t0
     report = json.loads(proc.stdout.strip().splitlines()[-1])

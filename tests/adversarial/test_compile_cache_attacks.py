@@ -28,7 +28,8 @@ def snapshot(folder) -> dict[str, str]:
 
 
 def graded(solution, cache, *args):
-    proc, report = grade(solution, *args, env={"KG_COMPILE_CACHE": str(cache)})
+    # A generous limit: what is tested is where the build comes from, and a busy machine compiles slowly.
+    proc, report = grade(solution, "--timeout", "1500", *args, env={"KG_COMPILE_CACHE": str(cache)})
     events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     return report, [e["message"] for e in events if e["phase"] == "compile" and e["kind"] == "end"]
 
