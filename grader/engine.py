@@ -241,8 +241,9 @@ class Grading:
         req = self.req
         limits = sandbox.Limits(memory_bytes=(req.memory_limit_mb << 20) if req.memory_limit_mb
                                 else default_memory_limit())
-        return Party(box, "builder", sandbox.WorkerSpec(module="grader.builder", files=files, pythonpath=[PACKAGE_ROOT],
-                                                        limits=limits, env=env), self.cancel)
+        spec = sandbox.WorkerSpec(module="grader.builder", files=files, pythonpath=[PACKAGE_ROOT], limits=limits,
+                                  env=env)
+        return Party(box, "builder", spec, self.cancel)
 
     def run(self) -> Report:
         try:
