@@ -11,7 +11,7 @@ import pytest
 
 from grader.compile_cache import (BuildRequest, CompileCache, CompileService, cache_key, hand_over, object_keys,
                                   open_regular, refused_flag)
-from kgtest import FIXTURES, grader_env, run_grader
+from kgtest import ROOT, grader_env, run_grader
 
 REQ = BuildRequest(name="kg_x", cpp_sources=["int f() { return 1; }"], functions=["f"], extra_cflags=["-O2"])
 TOOLS = {"sandbox": "local", "torch": "2.13.0", "arch": "9.0"}
@@ -154,28 +154,27 @@ print(build(request, folder, reuse))
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_a_reused_object_is_linked_not_compiled_again(tmp_path):
-    # add_pass.py's extension: built once, then again from its main.o alone. ninja's depfile (main.o.d) is
-    # written only by a compile, so the second folder must not have one; the library it links must work.
-    text = (FIXTURES / "add_pass.py").read_text()
-    source = text.split('"""')[1]
-    request = BuildRequest(name="kg_reuse_test", cpp_sources=[source], functions=["add"], extra_cflags=["-O2"])
+    # An extension of one object, built once, then again from that object alone. ninja's depfile (main.o.d)
+    # is written only by a compile, so the second folder must not have one; the library it links must work.
+    text = (ROOT / "tests" / "adversarial" / "solutions" / "cache_light_add.py").read_text()
+    request = BuildRequest(name="kg_cache_light", cpp_sources=[text.split('"""')[1]], no_implicit_headers=True)
 
     def run_build(folder, reuse):
-        env = grader_env({"MAX_JOBS": "1"})
         out = subprocess.run([sys.executable, "-c", BUILD, request.model_dump_json(), str(folder), json_of(reuse)],
-                             capture_output=True, text=True, env=env, timeout=900)
+                             capture_output=True, text=True, env=grader_env({"MAX_JOBS": "1"}), timeout=1700)
         assert out.returncode == 0, out.stderr[-3000:]
         return out.stdout.strip().splitlines()[-1]
 
-    first = tmp_path / "a" / "kg_reuse_test"
+    first = tmp_path / "a" / "kg_cache_light"
     run_build(tmp_path / "a", {})
     assert (first / "main.o.d").exists()
     lib = run_build(tmp_path / "b", {"main.o": str(first / "main.o")})
-    assert not (tmp_path / "b" / "kg_reuse_test" / "main.o.d").exists()
-    check = ("import importlib.util, sys, torch; spec = importlib.util.spec_from_file_location('kg_reuse_test', "
+    assert not (tmp_path / "b" / "kg_cache_light" / "main.o.d").exists()
+    check = ("import importlib.util, sys, torch; spec = importlib.util.spec_from_file_location('kg_cache_light', "
              "sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-             "a, b = torch.ones(3), torch.arange(3.0); print(m.add(a, b).tolist())")
-    out = subprocess.run([sys.executable, "-c", check, lib], capture_output=True, text=True, timeout=300)
+             "a, b, out = torch.ones(3), torch.arange(3.0), torch.zeros(3); "
+             "m.add(a.data_ptr(), b.data_ptr(), out.data_ptr(), 3); print(out.tolist())")
+    out = subprocess.run([sys.executable, "-c", check, lib], capture_output=True, text=True, timeout=600)
     assert out.stdout.strip() == "[1.0, 2.0, 3.0]", out.stderr[-2000:]
 
 

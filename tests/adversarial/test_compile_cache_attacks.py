@@ -1,6 +1,7 @@
 """The compile cache under attack: another solution's grading must never load what a hostile one planted.
 
-The gradings share one cache folder of their own (not the session's), graded in new processes each."""
+The gradings share one cache folder of their own (not the session's), graded in new processes each. The honest
+solution is solutions/cache_light_add.py, whose extension includes no torch header and so builds in seconds."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import json
 
 import pytest
 
-from adv_helpers import FIXTURES, explain, grade, render
+from adv_helpers import SOLUTIONS, explain, grade, render
 from sandbox.local import isolation
+
+HONEST = SOLUTIONS / "cache_light_add.py"
 
 # Each test grades two or three solutions, compiling some: minutes on a busy 2-core machine.
 pytestmark = [pytest.mark.skipif(isolation() != "bwrap", reason="the cache is off without the bwrap jail"),
@@ -36,8 +39,8 @@ def graded(solution, cache, *args):
 
 @pytest.fixture(scope="module")
 def honest_twice(cache):
-    first = graded(FIXTURES / "add_pass.py", cache)
-    second = graded(FIXTURES / "add_pass.py", cache)
+    first = graded(HONEST, cache)
+    second = graded(HONEST, cache)
     return first, second
 
 
@@ -50,27 +53,27 @@ def test_second_grading_in_a_new_process_loads_the_cached_build(honest_twice, ca
 
 
 def test_same_extension_name_with_other_code_gets_its_own_build(honest_twice, cache, tmp_path):
-    # add_pass.py's extension name and flags, but a - b: keyed on the name, it would load the honest binary
-    text = (FIXTURES / "add_pass.py").read_text()
+    # the honest extension's name and flags, but a - b: keyed on the name, it would load the honest binary
+    text = HONEST.read_text()
     hostile = tmp_path / "same_name.py"
-    hostile.write_text(text.replace("pa[i] + pb[i]", "pa[i] - pb[i]"))
+    hostile.write_text(text.replace("a[i] + b[i]", "a[i] - b[i]"))
     assert hostile.read_text() != text
     report, _ = graded(hostile, cache)
     assert report["status"] == "incorrect", explain(report)
     assert report["compile_cached"] is False
-    again, _ = graded(FIXTURES / "add_pass.py", cache)
+    again, _ = graded(HONEST, cache)
     assert again["status"] == "passed" and again["compile_cached"] is True, explain(again)
 
 
 def test_writes_into_the_cache_and_a_swapped_exchange_folder_change_no_entry(honest_twice, cache, tmp_path):
     before = snapshot(cache)
-    solution = render("cache_writer.py", tmp_path, CACHE=cache, ADD_PASS=(FIXTURES / "add_pass.py").read_text())
+    solution = render("cache_writer.py", tmp_path, CACHE=cache, HONEST=HONEST.read_text())
     report, _ = graded(solution, cache)
     # The grader would not copy the library through the link the solution put in place of its exchange folder.
     assert report["status"] == "compile_error", explain(report)
     assert "cannot be handed over" in report["message"] + report["compile_log"]
     assert snapshot(cache) == before
-    again, _ = graded(FIXTURES / "add_pass.py", cache)
+    again, _ = graded(HONEST, cache)
     assert again["status"] == "passed" and again["compile_cached"] is True, explain(again)
 
 
@@ -88,5 +91,5 @@ def test_the_tui_compile_check_answers_from_what_a_grading_cached(honest_twice, 
     from tui.compile_check import CompileCheck
 
     monkeypatch.setenv("KG_COMPILE_CACHE", str(cache))
-    result = CompileCheck((FIXTURES / "add_pass.py").read_text(), sandbox="local").run()
+    result = CompileCheck(HONEST.read_text(), sandbox="local").run()
     assert result.ok and result.message == "compiles (cached)", result

@@ -1,6 +1,6 @@
 # Tries to plant or change compile-cache entries: writes into the cache folder (its path is known) and the
 # default one, then swaps its own exchange folder for a link into the cache, so that the grader would copy
-# the library there. Then it is tests/fixtures/add_pass.py, whose build the grader has cached.
+# the library there. Then it is solutions/cache_light_add.py, whose build the grader has cached.
 import os
 
 CACHE = "{{CACHE}}"
@@ -27,5 +27,5 @@ exchange = os.environ["KG_EXCHANGE"]
 attempt(os.rename, exchange, exchange + ".old")
 attempt(os.symlink, os.path.join(CACHE, "v1", "entries"), exchange)
 
-# tests/fixtures/add_pass.py follows
-{{ADD_PASS}}
+# solutions/cache_light_add.py follows
+{{HONEST}}
