@@ -19,7 +19,7 @@ static PyObject* add(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
-static PyMethodDef methods[] = {{"add", add, METH_VARARGS, ""}, {nullptr, nullptr, 0, nullptr}};
+static PyMethodDef methods[] = { {"add", add, METH_VARARGS, ""}, {nullptr, nullptr, 0, nullptr} };
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "kg_cache_light", nullptr, -1, methods};
 PyMODINIT_FUNC PyInit_kg_cache_light() { return PyModule_Create(&module); }
 """
