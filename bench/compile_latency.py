@@ -45,9 +45,10 @@ runpy.run_path(sys.argv[1])
 """
 
 BEFORE = """
-import json, sys, time
+import json, os, sys
 import torch.utils.cpp_extension as ce
 r, folder = json.loads(sys.argv[1]), sys.argv[2]
+os.makedirs(folder, exist_ok=True)
 ce._import_module_from_library = lambda *a, **k: None
 ce.load_inline(r["name"], r["cpp_sources"], r["cuda_sources"] or None, functions=r["functions"],
                extra_cflags=r["extra_cflags"], extra_cuda_cflags=r["extra_cuda_cflags"], build_directory=folder)
