@@ -7,10 +7,10 @@ import sys
 
 from pydantic import ValidationError
 
-from . import cmd_batch, cmd_check, cmd_doctor, cmd_new, cmd_problems, cmd_prompt
+from . import cmd_batch, cmd_cache, cmd_check, cmd_doctor, cmd_new, cmd_problems, cmd_prompt
 from .errors import UsageError
 
-COMMANDS = [cmd_check, cmd_batch, cmd_problems, cmd_prompt, cmd_new, cmd_doctor]
+COMMANDS = [cmd_check, cmd_batch, cmd_problems, cmd_prompt, cmd_new, cmd_cache, cmd_doctor]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,9 +42,6 @@ class DoctorReport(BaseModel):
         return all(c.level is not Level.missing for c in self.checks)
 
 
-def cache_dir() -> Path:
-    """Where compiled extensions are kept between gradings (the compile cache reads the same variable)."""
-    return Path(os.environ.get("KG_CACHE_DIR") or Path.home() / ".cache" / "kernel-grader").expanduser()
 
 
 def _gib(n: int | None) -> str:
@@ -173,15 +170,21 @@ def _docker(gpu: bool) -> Check:
 
 
 def _cache() -> Check:
-    folder = cache_dir()
+    from .compile_cache import ENV_DIR, CompileCache
+
+    cache = CompileCache()
+    if not cache.enabled:
+        return Check(name="compile cache", level=Level.warn, detail=f"off ({ENV_DIR}=off): every grading compiles",
+                     fix=f"unset {ENV_DIR}")
+    folder = cache.root
     probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), Path("/"))
     if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK):
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
         state = f"{size / 2**20:.0f} MiB" if folder.is_dir() else "not made yet"
-        return Check(name="cache folder", level=Level.ok,
+        return Check(name="compile cache", level=Level.ok,
                      detail=f"{folder} ({state}; {_gib(shutil.disk_usage(probe).free)} free)")
-    return Check(name="cache folder", level=Level.missing, detail=f"{folder} cannot be written",
-                 fix="set KG_CACHE_DIR to a folder you can write")
+    return Check(name="compile cache", level=Level.missing, detail=f"{folder} cannot be written",
+                 fix=f"set {ENV_DIR} to a folder you can write")
 
 
 def _limits() -> Check:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import (compile_map, cuda_share, device_check, device_lock, lint, policy, precision, problems, roofline,
+from . import (compile_cache, compile_map, cuda_share, device_check, device_lock, lint, policy, precision, problems, roofline,
                sizing, trust)
 from . import messages as m
 from .clocks import ClockWatch, throttled
@@ -116,17 +116,21 @@ class Party:
                        self.worker.log()[-4000:])
 
     def call(self, msg: m.Message, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
-             budget: tuple[str, float] | None = None) -> dict:
+             budget: tuple[str, float] | None = None,
+             on_build: Callable[[dict, Callable[[], float]], dict] | None = None) -> dict:
         """Send and wait; `budget` (phase, seconds) names the phase budget that `timeout` is what is left of."""
         try:
             self.chan.send(msg)
         except OSError:
             raise self.failure(what)
-        return self.wait(timeout, what, on_progress, budget)
+        return self.wait(timeout, what, on_progress, budget, on_build)
 
     def wait(self, timeout: float, what: str, on_progress: Callable[[dict], None] | None = None,
-             budget: tuple[str, float] | None = None) -> dict:
-        """The worker's next answer, watching for cancel, the deadline and the worker's death meanwhile."""
+             budget: tuple[str, float] | None = None,
+             on_build: Callable[[dict, Callable[[], float]], dict] | None = None) -> dict:
+        """The worker's next answer, watching for cancel, the deadline and the worker's death meanwhile.
+
+        `on_build` answers the candidate's build requests (compile cache) within the same deadline."""
         deadline = time.monotonic() + timeout
         while True:
             if self.cancel.is_set():
@@ -151,6 +155,13 @@ class Party:
                 on_progress(reply)
                 continue
             if reply.get("progress"):
+                continue
+            if on_build and "build" in reply:
+                answer = on_build(reply, lambda: max(deadline - time.monotonic(), 1.0))
+                try:
+                    self.chan.send(answer)
+                except OSError:
+                    raise self.failure(what)
                 continue
             # Descriptors belong to the reply they came with: exactly one per output declared as CUDA.
             outs = reply.get("outputs")
@@ -286,6 +297,13 @@ class Grading:
         return sandbox.WorkerSpec(module="grader.worker", files=files, pythonpath=[PACKAGE_ROOT],
                                   packages=["grader", "sandbox"], limits=limits, env=env)
 
+    def _builder(self, box: sandbox.Sandbox, env: dict[str, str], files: dict[str, str]) -> Party:
+        """A fresh builder worker for one extension: only the compiler runs in it (grader/builder.py)."""
+        limits = sandbox.Limits(memory_bytes=(self.plan or self._plan()).host_limit)
+        spec = sandbox.WorkerSpec(module="grader.builder", files=files, pythonpath=[PACKAGE_ROOT],
+                                  packages=["grader", "sandbox"], limits=limits, env=env)
+        return Party(box, "builder", spec, self.cancel)
+
     def run(self) -> Report:
         try:
             self._run()
@@ -333,6 +351,8 @@ class Grading:
             stack.callback(ref.close)
             cand = Party(box, "candidate", self.spec("candidate"), self.cancel)
             stack.callback(cand.close)
+            self.builds = compile_cache.CompileService(box, lambda env, files: self._builder(box, env, files),
+                                                       compile_cache.for_sandbox(box))
             self.event(Phase.load, "end", "workers started", ok=True)
             try:
                 self._grade(ref, cand)
@@ -366,9 +386,13 @@ class Grading:
         self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
         reply = cand.call(load.model_copy(update={"role": "candidate", "problem": cand.worker.paths["problem"],
                                                   "solution": cand.worker.paths["solution"]}),
-                          req.timeouts.compile, "compile", budget=("compile", req.timeouts.compile))
+                          req.timeouts.compile, "compile", budget=("compile", req.timeouts.compile),
+                          on_build=lambda frame, left: self.builds.answer(frame, cand.worker.exchange, left))
+        self.report.compile_cached = self.builds.cached
         cand_info = _expect_ok(reply, cand, "compile", m.Loaded).info
-        self.event(Phase.compile, "end", "compiled", ok=True)
+        reused = self.builds.reused_objects
+        self.event(Phase.compile, "end", "compiled (cached)" if self.builds.cached else
+                   f"compiled ({reused} object(s) reused)" if reused else "compiled", ok=True)
         # The reference's load was sent before the candidate's compile and has been running alongside it.
         reply = ref.wait(req.timeouts.compile, "load", budget=("compile", req.timeouts.compile))
         info = _expect_ok(reply, ref, "load", m.Loaded).info

@@ -23,7 +23,7 @@ def doctor(env: dict[str, str] | None = None, *args: str) -> tuple[int, dict[str
 
 def test_doctor_reports_this_machine_and_a_fix_for_everything_not_ok():
     code, checks = doctor()
-    for name in ("python", "torch", "GPU", "CUDA toolkit", "jail", "Docker", "cache folder", "limits"):
+    for name in ("python", "torch", "GPU", "CUDA toolkit", "jail", "Docker", "compile cache", "limits"):
         assert name in checks, sorted(checks)
     cxx = "compiler: CXX" if os.environ.get("CXX") else "compiler: c++ on PATH (torch's default)"
     assert checks[cxx]["level"] == "ok", checks[cxx]
@@ -31,7 +31,8 @@ def test_doctor_reports_this_machine_and_a_fix_for_everything_not_ok():
     assert code == (1 if any(c["level"] == "missing" for c in checks.values()) else 0)
     import torch
     assert checks["torch"]["detail"].startswith(torch.__version__)
-    assert checks["cache folder"]["detail"].startswith(str(Path.home() / ".cache" / "kernel-grader"))
+    from grader.compile_cache import CompileCache
+    assert checks["compile cache"]["detail"].startswith(str(CompileCache().root))
 
 
 def test_plain_output_is_one_screen_with_each_fix_under_its_finding():
@@ -50,13 +51,13 @@ def test_what_is_missing_comes_with_its_fix(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     code, checks = doctor({"PATH": str(bare), "CXX": "/nonexistent/g++", "DOCKER_HOST": f"unix://{tmp_path}/no.sock",
-                           "KG_CACHE_DIR": str(blocker / "cache")})
+                           "KG_COMPILE_CACHE": str(blocker / "cache")})
     assert code == 1
     assert checks["compiler: CXX"]["level"] == "missing" and "CXX=" in checks["compiler: CXX"]["fix"]
     assert checks["jail"]["level"] == "missing" and "bubblewrap" in checks["jail"]["fix"]
     assert checks["Docker"]["level"] == "warn" and "start-dockerd" in checks["Docker"]["fix"]
-    assert checks["cache folder"]["level"] == "missing" and "KG_CACHE_DIR" in checks["cache folder"]["fix"]
-    assert checks["cache folder"]["detail"].startswith(str(blocker / "cache"))
+    assert checks["compile cache"]["level"] == "missing" and "KG_COMPILE_CACHE" in checks["compile cache"]["fix"]
+    assert checks["compile cache"]["detail"].startswith(str(blocker / "cache"))
 
 
 @pytest.fixture

@@ -388,7 +388,7 @@ class MainScreen(Screen):
             return
         self.save_now()
         source = self.editor.text
-        self._check = CompileCheck(source, SNAPSHOT_NAME)
+        self._check = CompileCheck(source, SNAPSHOT_NAME, sandbox=self.app.settings.sandbox)
         self.action_tab("solution")
         self.panel.begin("check", f"compile check of {self.problem.name} (nothing of the solution runs)",
                          self.problem.name, "compile check")

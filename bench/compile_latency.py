@@ -1,0 +1,159 @@
+"""How long the compile phase takes: cold, re-graded in a new process (compile cache), and after a change
+to the kernel's body only (object reuse). Prints a table.
+
+    python bench/compile_latency.py --device cpu     # tests/fixtures/add_pass.py (C++), on this machine
+    python bench/compile_latency.py --device cuda    # the seed a + b (tests/fixtures/kb_add_cuda.py), on a GPU
+
+Each grading is a new `python -m grader check --json` process with a compile cache folder of its own
+(empty at the start). "compile" is the compile phase from the grader's events, "grading" the report's
+duration, "wall" the whole process. The build breakdown builds the same extension outside any sandbox:
+once the way torch's load_inline does in a worker (before this work: torch's defaults), once through
+grader/builder.py with the builder's settings (MAX_JOBS = cores, TORCH_CUDA_ARCH_LIST = the device's), and
+the body-only change reusing the first build's binding object; per-object seconds come from ninja's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]  # this checkout's grader, not an installed one
+CASES = {  # device -> (solution, problem, kernel body before, after)
+    "cpu": ("tests/fixtures/add_pass.py", "tests/fixtures/add_problem.py", "pa[i] + pb[i]", "pb[i] + pa[i]"),
+    "cuda": ("tests/fixtures/kb_add_cuda.py", "tests/fixtures/kb_add.py", "a[idx] + b[idx]", "b[idx] + a[idx]"),
+}
+
+CAPTURE = """
+import json, runpy, sys
+from grader import build_shim
+
+class Capture:
+    def send(self, frame):
+        print(json.dumps(frame["build"]))
+        sys.exit(0)
+
+build_shim.install(Capture(), "/nonexistent")
+runpy.run_path(sys.argv[1])
+"""
+
+BEFORE = """
+import json, os, sys
+import torch.utils.cpp_extension as ce
+r, folder = json.loads(sys.argv[1]), sys.argv[2]
+os.makedirs(folder, exist_ok=True)
+ce._import_module_from_library = lambda *a, **k: None
+ce.load_inline(r["name"], r["cpp_sources"], r["cuda_sources"] or None, functions=r["functions"],
+               extra_cflags=r["extra_cflags"], extra_cuda_cflags=r["extra_cuda_cflags"], build_directory=folder)
+"""
+
+AFTER = """
+import json, sys
+from pathlib import Path
+from grader.builder import build
+build(json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))
+"""
+
+
+def env_with(extra: dict[str, str]) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            **extra}
+
+
+def grade(solution: Path, problem: str, device: str, cache: Path, sandbox: str) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "grader", "check", str(solution), "--problem", str(REPO / problem),
+                           "--device", device, "--sandbox", sandbox, "--json", "--no-compile-baseline",
+                           "--max-timing-s", "0.5", "--trials", "1", "--timeout", "1500"], capture_output=True, text=True,
+                          env=env_with({"KG_COMPILE_CACHE": str(cache)}), cwd=REPO)
+    wall = time.perf_counter() - t0
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    events = [json.loads(x) for x in proc.stderr.splitlines() if x.startswith("{")]
+    at = {e["kind"]: e["at_s"] for e in events if e["phase"] == "compile"}
+    return {"status": report["status"], "cached": report["compile_cached"], "wall": wall,
+            "grading": report["duration_s"], "compile": at.get("end", float("nan")) - at.get("start", float("nan"))}
+
+
+def ninja_times(folder: Path) -> dict[str, float]:
+    out = {}
+    log = folder / ".ninja_log"
+    for line in log.read_text().splitlines()[1:] if log.exists() else []:
+        start, end, _mtime, target, _hash = line.split("\t")
+        out[target] = (int(end) - int(start)) / 1e3
+    return out
+
+
+def timed(code: str, args: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=REPO)
+    if r.returncode != 0:
+        raise SystemExit(f"build failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
+    return time.perf_counter() - t0
+
+
+def breakdown(request: dict, changed: dict, scratch: Path) -> list[tuple[str, float, dict[str, float]]]:
+    from grader.compile_cache import device_arch
+
+    builder_env = {"MAX_JOBS": os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)}
+    if device_arch():
+        builder_env["TORCH_CUDA_ARCH_LIST"] = device_arch()
+    rows, name = [], request["name"]
+    before = scratch / "before"
+    rows.append(("torch load_inline (before)", timed(BEFORE, [json.dumps(request), str(before)], env_with({})),
+                 ninja_times(before)))
+    cold = scratch / "builder-cold"
+    rows.append(("builder, cold", timed(AFTER, [json.dumps(request), str(cold), "{}"], env_with(builder_env)),
+                 ninja_times(cold / name)))
+    reuse = {o: str(cold / name / o) for o in ("main.o", "cuda.cuda.o") if (cold / name / o).exists()}
+    body_only = {k: v for k, v in reuse.items() if k == "main.o" and changed["cuda_sources"]}
+    body = scratch / "builder-body"
+    rows.append(("builder, body changed", timed(AFTER, [json.dumps(changed), str(body), json.dumps(body_only)],
+                                                 env_with(builder_env)), ninja_times(body / name)))
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=sorted(CASES), default="cpu")
+    ap.add_argument("--sandbox", default="local")
+    ap.add_argument("--no-breakdown", action="store_true", help="only the three gradings")
+    args = ap.parse_args()
+    solution, problem, body, changed_body = CASES[args.device]
+    with tempfile.TemporaryDirectory(prefix="kg-compile-bench-") as tmp:
+        scratch, cache = Path(tmp), Path(tmp) / "cache"
+        changed = scratch / "changed" / Path(solution).name
+        changed.parent.mkdir()
+        text = (REPO / solution).read_text()
+        assert body in text, f"{solution} no longer holds {body!r}"
+        changed.write_text(text.replace(body, changed_body))
+        rows = [("cold (empty cache)", grade(REPO / solution, problem, args.device, cache, args.sandbox)),
+                ("re-grade, new process", grade(REPO / solution, problem, args.device, cache, args.sandbox)),
+                ("kernel body changed", grade(changed, problem, args.device, cache, args.sandbox))]
+        print(f"# compile latency: {solution} on {args.device}, {platform.node()}, {os.cpu_count()} cores, "
+              f"python {platform.python_version()}, MAX_JOBS={os.environ.get('MAX_JOBS', 'unset')}")
+        print(f"{'grading':<24} {'status':<10} {'cached':<7} {'compile s':>10} {'grading s':>10} {'wall s':>8}")
+        for label, r in rows:
+            print(f"{label:<24} {r['status']:<10} {str(r['cached']):<7} {r['compile']:>10.2f} {r['grading']:>10.2f} "
+                  f"{r['wall']:>8.2f}")
+        if args.no_breakdown:
+            return 0
+        request, changed_request = (
+            json.loads(subprocess.run([sys.executable, "-c", CAPTURE, str(p)], capture_output=True, text=True,
+                                      env=env_with({}), cwd=REPO, check=True).stdout.strip().splitlines()[-1])
+            for p in (REPO / solution, changed))
+        print(f"\n{'build (no sandbox)':<28} {'total s':>8}  per step (ninja's log, s)")
+        for label, total, steps in breakdown(request, changed_request, scratch):
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in steps.items()) or "-"
+            print(f"{label:<28} {total:>8.2f}  {parts}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
