@@ -191,12 +191,14 @@ def _limits() -> Check:
     from sandbox import Limits
     from sandbox.common import scratch_root
 
-    from .engine import default_gpu_memory_limit, default_memory_limit
     from .models import Timeouts
+    from .sizing import Machine
 
     t, lim, scratch = Timeouts(), Limits(), scratch_root()
+    here = Machine.here("cuda")
     return Check(name="limits", level=Level.ok, detail=(
-        f"per worker: memory {_gib(default_memory_limit())}, GPU memory {_gib(default_gpu_memory_limit())}, "
+        f"per worker: sized from each problem (grader/sizing.py) within this machine's {_gib(here.host_bytes)} "
+        f"of memory and {_gib(here.gpu_bytes)} of GPU memory, "
         f"{lim.pids} processes, disk {_gib(lim.disk_bytes)}; timeouts compile {t.compile:.0f} s, correctness "
         f"{t.correctness:.0f} s, timing {t.timing:.0f} s; worker folders in {scratch} "
         f"({_gib(shutil.disk_usage(scratch).free)} free)"))
