@@ -200,6 +200,8 @@ def main() -> None:
               f"{own if own is not None else float('nan'):>10.4g} {graph if graph is not None else float('nan'):>8.4g} "
               f"{noise:>8.1%}" + ("" if trusted else "  (untrusted)"))
     meds = [r.runtime_ms for r in spread]
+    if not meds:
+        raise SystemExit(f"no grading of {repeat_label} passed: no spread to show")
     print(f"worst disagreement with do_bench: {worst:.1%}")
     print(f"{args.repeat} gradings of {repeat_label}: runtime medians {', '.join(f'{m:.4g}' for m in meds)} ms; "
           f"spread (max-min)/median {(max(meds) - min(meds)) / statistics.median(meds):.2%}")
