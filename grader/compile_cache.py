@@ -211,7 +211,7 @@ def device_arch() -> str:
         return os.environ["TORCH_CUDA_ARCH_LIST"]
     from sandbox import gpu_memory
 
-    nvml = gpu_memory._nvml()
+    nvml = gpu_memory.nvml()
     if nvml is not None:
         try:
             major, minor = nvml.nvmlDeviceGetCudaComputeCapability(nvml.nvmlDeviceGetHandleByIndex(0))
