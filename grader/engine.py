@@ -468,8 +468,8 @@ class Grading:
         comp_stats = self._baseline(ref, "compile", req.max_timing_s) if req.baseline_compile else None
         self.event(Phase.baseline, "end", "baselines timed", ok=True)
         self._kernel_hint(cand_kernels, self._profile(ref))
-        trusted_ms = self._trusted(base_stats, cand_windows, ref_windows, calls)
-        self._decide(cand_stats, base_stats, comp_stats, trusted_ms, clock_s, None)
+        own_clock = self._trusted(base_stats, cand_windows, ref_windows, calls)
+        self._decide(cand_stats, base_stats, comp_stats, own_clock, clock_s, None)
 
     def _time_cpu(self, ref: Party, cand: Party) -> None:
         """Candidate and baselines in alternating rounds, so that load from elsewhere on a busy machine hits
@@ -513,9 +513,9 @@ class Grading:
         base_stats = req.baselines.eager if req.baselines else _merge(base_rounds)
         spread = trust.round_spread([b.median_ms / c.median_ms for b, c in zip(base_rounds, cand_rounds)
                                      if c.median_ms > 0] or [0.0])
-        trusted_ms = self._trusted(base_stats, cand_windows, ref_windows, calls)
+        own_clock = self._trusted(base_stats, cand_windows, ref_windows, calls)
         comp_stats = (req.baselines.compile if req.baselines else _merge(comp_rounds)) if comp_rounds else None
-        self._decide(cand_stats, base_stats, comp_stats, trusted_ms, clock_s, spread)
+        self._decide(cand_stats, base_stats, comp_stats, own_clock, clock_s, spread)
 
     def _check(self, index: int, label: str, expected: list, got: list) -> TrialResult:
         if len(got) != len(expected):
@@ -662,11 +662,12 @@ class Grading:
             got = [[s, n, a, w] for (s, n, _), (a, _, w) in zip(got, extra)]
         return ms, got
 
-    def _trusted(self, base: TimingStats, cand: list, ref: list, calls: int) -> float:
-        """The candidate's ms per call by this process's clock, from the counted windows (the first warms up)."""
+    def _trusted(self, base: TimingStats, cand: list, ref: list, calls: int) -> tuple[float, float]:
+        """The candidate's ms per call by this process's clock, from the counted windows (the first warms up),
+        and how finely they pin it down."""
         c, r = [round(w, 4) for w, _ in cand[1:]], [round(w, 4) for w, _ in ref[1:]]
         self.report.windows_ms, self.report.window_calls = {"candidate": c, "reference": r}, calls
-        return trust.trusted_per_call(base.median_ms, c, r, calls)
+        return trust.trusted_per_call(base.median_ms, c, r, calls), trust.resolution(c, r, calls)
 
     def _verify_windows(self, cand: list, ref: list) -> None:
         """Every output of every call in the candidate's windows must match the reference's, as far as the
@@ -716,12 +717,13 @@ class Grading:
             raise Verdict(Status.incorrect, f"output produced while being timed is wrong: {trial.message}",
                           ("wrong_while_timed",))
 
-    def _decide(self, cand: TimingStats, base: TimingStats, comp: TimingStats | None, trusted_ms: float,
-                clock_s: float, spread: float | None) -> None:
+    def _decide(self, cand: TimingStats, base: TimingStats, comp: TimingStats | None,
+                own_clock: tuple[float, float], clock_s: float, spread: float | None) -> None:
         report = self.report
         tampering = self.source is not None and self.source.tampering
+        trusted_ms, resolution_ms = own_clock
         d = trust.decide(cand, base, trusted_ms, self.req.device, tampering=tampering, spread=spread,
-                         reduced_precision="reduced_precision" in report.flags)
+                         reduced_precision="reduced_precision" in report.flags, resolution_ms=resolution_ms)
         self._flag(*d.flags)
         report.runtime, report.baseline, report.baseline_compile = cand, base, comp
         report.runtime_ms, report.baseline_ms = d.runtime_ms, base.median_ms

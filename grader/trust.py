@@ -45,6 +45,14 @@ def tolerance(ms: float, device: str) -> float:
     return TOLERANCE_REL.get(device, 0.10) * ms + TOLERANCE_ABS_MS.get(device, 0.05)
 
 
+def resolution(cand_windows_ms: list[float], ref_windows_ms: list[float], calls: int) -> float:
+    """How finely the windows pin down a call, in ms: the spread of each side's windows over the calls in one.
+    On the H200 a window of a few calls moved by 0.2-0.6 ms from one to the next, so short calls in short
+    windows are known only to about a tenth of a ms; the tolerance widens by this much."""
+    spread = (max(cand_windows_ms) - min(cand_windows_ms)) + (max(ref_windows_ms) - min(ref_windows_ms))
+    return spread / max(calls, 1)
+
+
 def trusted_per_call(ref_event_ms: float, cand_windows_ms: list[float], ref_windows_ms: list[float],
                      calls: int) -> float:
     """The candidate's ms per call by the grader's clock: the reference's event time, plus how much longer
@@ -72,10 +80,13 @@ def round_spread(ratios: list[float]) -> float:
 
 
 def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, device: str, *,
-           tampering: bool = False, reduced_precision: bool = False, spread: float | None = None) -> Decision:
+           tampering: bool = False, reduced_precision: bool = False, spread: float | None = None,
+           resolution_ms: float = 0.0) -> Decision:
     """The rules, in order:
     1. The event figure is used when the grader's clock does not show the call to be slower than it by more
-       than `tolerance()`; otherwise the grader's figure is used, flagged `timing_mismatch`, untrusted.
+       than `tolerance()` plus the clock's own `resolution()`; otherwise the grader's figure is used, flagged
+       `timing_mismatch`, untrusted. Where the resolution is coarser than the tolerance the bound is loose:
+       flagged `coarse_own_clock` (the basis states the bound).
     2. No trusted window (it could not run): the event figure, untrusted.
     3. Static tampering findings, and output computed in lower precision than asked (the precision audit),
        leave any figure untrusted.
@@ -90,9 +101,12 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
     if trusted_ms is None:
         trusted = False
         basis = f"{clock} of {cand.runs} calls; the grader's own clock could not check it"
-    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device):
+    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - resolution_ms:
         basis = (f"{clock} of {cand.runs} calls; the grader's own clock agrees "
-                 f"({trusted_ms:.4g} ms per call, tolerance {tolerance(trusted_ms, device):.2g} ms)")
+                 f"({trusted_ms:.4g} ms per call, tolerance {tolerance(trusted_ms, device):.2g} ms"
+                 + (f" + its resolution {resolution_ms:.2g} ms" if resolution_ms else "") + ")")
+        if resolution_ms > tolerance(trusted_ms, device):
+            flags.append("coarse_own_clock")
     else:
         flags.append("timing_mismatch")
         trusted = False

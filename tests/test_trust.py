@@ -44,6 +44,17 @@ def test_decide(event_ms, trusted_ms, device, kw, runtime, trusted, flags):
     assert d.basis
 
 
+def test_the_own_clocks_resolution_widens_the_tolerance_and_is_flagged_when_coarse():
+    # Seen on the H200: relu on 4 KB, windows of 5 calls moving by ~0.6 ms; events 0.0043 ms, own clock 0.105 ms.
+    res = trust.resolution([5.16, 4.89, 4.86, 4.53, 4.68], [4.24, 4.03, 4.12, 4.02, 4.16], 5)
+    assert res == pytest.approx((0.63 + 0.22) / 5)
+    d = trust.decide(stats(0.0043), stats(0.0046), 0.105, "cuda", resolution_ms=res)
+    assert d.runtime_ms == 0.0043 and d.trusted and d.flags == ["coarse_own_clock"]
+    # A forger claiming a quarter of a 2.7 ms GEMM is caught whatever the (fine) resolution.
+    d = trust.decide(stats(2.0), stats(2.7), 2.7, "cuda", resolution_ms=0.17)
+    assert d.flags == ["timing_mismatch"] and d.runtime_ms == 2.7
+
+
 def test_excessive_speedup_is_flagged_but_left_to_the_roofline():
     d = trust.decide(stats(0.05), stats(2.0), 0.05, "cuda")
     assert d.flags == ["excessive_speedup"] and d.trusted
