@@ -2,7 +2,8 @@
 
 For each case the same pair (reference `Model`, candidate `ModelNew`) is graded by `grader.engine.grade()`
 (jailed workers, events, the trusted window), then timed in this process by triton's `do_bench` (median) and by
-KernelBench's cuda_event loop (an L2 flush, a sync, events around one call, a sync; 100 trials). Printed: per-call
+KernelBench's cuda_event loop (bench/kb_eval.py: an L2 flush, a sync, events around one call, a sync; the
+mean of 100 trials, as KernelBench reports). Printed: per-call
 ms of each, the disagreement of ours with do_bench per call and per speedup, the grader's own-clock figure, and
 the spread of runtime medians over repeated gradings of one case.
 
@@ -27,6 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.kb_eval import time_cuda_events  # noqa: E402  (KernelBench's own loop: L2 flush, sync, events)
 from grader.engine import grade  # noqa: E402
 from grader.models import GradeRequest  # noqa: E402
 
@@ -80,25 +82,6 @@ CANDIDATES = {
 }
 
 
-def kernelbench_cuda_event(fn, args, trials: int = 100, warmup: int = 3) -> float:
-    """KernelBench's timing loop: per trial, flush L2, sync, events around one call, sync; the median."""
-    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
-    for _ in range(warmup):
-        fn(*args)
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(trials):
-        flush.zero_()
-        torch.cuda.synchronize()
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn(*args)
-        e.record()
-        torch.cuda.synchronize()
-        times.append(s.elapsed_time(e))
-    return statistics.median(times)
-
-
 def load(path: Path, cls: str):
     import importlib.util
 
@@ -144,7 +127,7 @@ def measure(problem: Path, sol: Path) -> tuple[tuple[float, float], tuple[float,
     with torch.no_grad():
         db = (do_bench(lambda: cand(*args), return_mode="median"), do_bench(lambda: ref(*args), return_mode="median"))
         again = do_bench(lambda: cand(*args), return_mode="median")
-        kb = (kernelbench_cuda_event(cand, args), kernelbench_cuda_event(ref, args))
+        kb = (time_cuda_events(cand, args, 100), time_cuda_events(ref, args, 100))
     return db, kb, abs(again / db[0] - 1)
 
 
