@@ -201,10 +201,15 @@ class Party:
         finally:
             for fd in fds:
                 os.close(fd)
-            for d in reply.outputs:
-                if isinstance(d, m.FileTensor):
-                    for name in d.files:  # names are validated: no '/', no leading '.'
-                        (self.worker.exchange / name).unlink(missing_ok=True)
+            self.discard(reply)
+
+    def discard(self, reply: m.Outputs) -> None:
+        """Let go of a reply's outputs unread: its files (they count against the worker's disk) and handles."""
+        self._close_fds()
+        for d in reply.outputs:
+            if isinstance(d, m.FileTensor):
+                for name in d.files:  # names are validated: no '/', no leading '.'
+                    (self.worker.exchange / name).unlink(missing_ok=True)
 
     def _take(self, desc: m.CudaTensor, fd: int):
         import torch
@@ -615,6 +620,8 @@ class Grading:
             self._flag("clock_throttled")
         if party.role == "candidate" and check:
             self._check_timed_output(ref, party, seeds, reply, "timed")
+        else:
+            party.discard(reply)
         return stats
 
     def _calls(self, per_call_ms: float) -> int:
