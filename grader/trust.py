@@ -84,9 +84,11 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
            resolution_ms: float = 0.0) -> Decision:
     """The rules, in order:
     1. The event figure is used when the grader's clock does not show the call to be slower than it by more
-       than `tolerance()` plus the clock's own `resolution()`; otherwise the grader's figure is used, flagged
-       `timing_mismatch`, untrusted. Where the resolution is coarser than the tolerance the bound is loose:
-       flagged `coarse_own_clock` (the basis states the bound).
+       than `tolerance()` (on CUDA, plus the clock's own `resolution()`); otherwise the grader's figure is
+       used, flagged `timing_mismatch`, untrusted. Where the resolution is coarser than the tolerance the
+       bound is loose: flagged `coarse_own_clock` (the basis states the bound). On CPU the windows time the
+       same host work the loop does, and a busy machine's noise shows in the rounds' spread (rule 4), so the
+       resolution does not widen the tolerance there: it would let a forged clock through.
     2. No trusted window (it could not run): the event figure, untrusted.
     3. Static tampering findings, and output computed in lower precision than asked (the precision audit),
        leave any figure untrusted.
@@ -101,7 +103,8 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
     if trusted_ms is None:
         trusted = False
         basis = f"{clock} of {cand.runs} calls; the grader's own clock could not check it"
-    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - resolution_ms:
+    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - (
+            resolution_ms := resolution_ms if device == "cuda" else 0.0):
         basis = (f"{clock} of {cand.runs} calls; the grader's own clock agrees "
                  f"({trusted_ms:.4g} ms per call, tolerance {tolerance(trusted_ms, device):.2g} ms"
                  + (f" + its resolution {resolution_ms:.2g} ms" if resolution_ms else "") + ")")

@@ -53,6 +53,9 @@ def test_the_own_clocks_resolution_widens_the_tolerance_and_is_flagged_when_coar
     # A forger claiming a quarter of a 2.7 ms GEMM is caught whatever the (fine) resolution.
     d = trust.decide(stats(2.0), stats(2.7), 2.7, "cuda", resolution_ms=0.17)
     assert d.flags == ["timing_mismatch"] and d.runtime_ms == 2.7
+    # On CPU a busy machine's noisy windows must not open the door to a forged clock (0.2 ms claimed 0.002).
+    d = trust.decide(stats(0.002, "host"), stats(0.01, "host"), 0.2, "cpu", resolution_ms=0.2)
+    assert d.flags == ["timing_mismatch"] and d.runtime_ms == 0.2
 
 
 def test_excessive_speedup_is_flagged_but_left_to_the_roofline():
