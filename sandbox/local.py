@@ -88,6 +88,9 @@ def _extra_ro_dirs() -> list[str]:
     found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
     found.update(site.getsitepackages())
+    # Package folders a .pth file adds (a venv that borrows another installation's packages): the worker's
+    # interpreter reads the same .pth and looks there. Only package folders, never a checkout on the path.
+    found.update(p for p in sys.path if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages"))
     if site.ENABLE_USER_SITE:
         found.add(site.getusersitepackages())
     found.update(sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib", "include"))
