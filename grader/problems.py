@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -314,3 +315,18 @@ def small_sizes(path: Path, meta: ProblemMeta | None = None, factor: int = 16, f
                 n = max(n - n % 8, 8)
             out[k] = n
     return out
+
+
+@contextmanager
+def cuda_calls_stay():
+    """KernelBench files often call .cuda() in get_inputs or __init__: while this lasts, tensors and
+    modules stay where they are (meta tensors, or the CPU) instead."""
+    import torch
+
+    saved = torch.Tensor.cuda, torch.nn.Module.cuda
+    torch.Tensor.cuda = lambda self, *a, **k: self
+    torch.nn.Module.cuda = lambda self, *a, **k: self
+    try:
+        yield
+    finally:
+        torch.Tensor.cuda, torch.nn.Module.cuda = saved

@@ -60,7 +60,7 @@ def test_honest_summation_orders_are_never_flagged_and_tf32_always_is(orders, pr
     runner = ModelRunner(mod, mod.Model(), "cpu", "reference")
     seed = 1234
     a, b = runner.inputs(seed)
-    eager = runner.run(seed, [])
+    eager, _ = runner.run(seed, [])
     ref64 = precision.float64_outputs(runner, seed, None, None)
     probe = precision.float64_outputs(runner, seed, precision.PROBE_BITS[torch.float32], None)
     assert ref64[0].dtype == torch.float64 and not torch.equal(ref64[0], probe[0])
