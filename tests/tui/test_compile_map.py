@@ -123,5 +123,7 @@ def test_parse_compiler_formats(line, expect):
 
 
 def test_fixture_files_parse():
+    # python_syntax_error.py is the one fixture meant not to parse (a grading stops at its Python).
     for f in FIXTURES.glob("*.py"):
-        assert find_extensions(Path(f).read_text()), f
+        if f.name != "python_syntax_error.py":
+            assert find_extensions(Path(f).read_text()), f
