@@ -217,7 +217,9 @@ async def test_compile_check_of_cuda_with_nvcc(make_app):
         assert "COMPILES" in panel_text(app) and "NOT" not in panel_text(app), main.panel.diagnostics
 
 
-async def test_cancel_compile_check_kills_compilers(make_app):
+async def test_cancel_compile_check_kills_compilers(make_app, monkeypatch, tmp_path):
+    # An empty compile cache of its own: from the session's, the check would answer "cached" with no compiler.
+    monkeypatch.setenv("KG_COMPILE_CACHE", str(tmp_path / "cache"))
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_by_search(pilot, app, "cpu_softmax")
