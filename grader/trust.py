@@ -98,13 +98,14 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
        check, made by the caller, can withdraw that)."""
     flags: list[str] = []
     trusted = True
+    if device != "cuda":
+        resolution_ms = 0.0
     clock = "CUDA-event median" if cand.clock == "cuda_event" else "host-clock median"
     runtime = cand.median_ms
     if trusted_ms is None:
         trusted = False
         basis = f"{clock} of {cand.runs} calls; the grader's own clock could not check it"
-    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - (
-            resolution_ms := resolution_ms if device == "cuda" else 0.0):
+    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - resolution_ms:
         basis = (f"{clock} of {cand.runs} calls; the grader's own clock agrees "
                  f"({trusted_ms:.4g} ms per call, tolerance {tolerance(trusted_ms, device):.2g} ms"
                  + (f" + its resolution {resolution_ms:.2g} ms" if resolution_ms else "") + ")")
