@@ -41,10 +41,10 @@ TIMING_SETS = 3          # input sets the timed runs rotate through
 WINDOW_TARGET_S = 0.05   # how long one window of the grader's own clock should take
 WINDOWS = 5              # counted windows per side, after one that warms the allocator
 WINDOW_MAX_CALLS = 2000
-WARM_CALLS = 16          # calls of the first window, which sizes the others
+WARM_CALLS = 16          # calls of each warm-up window; the second sizes the counted ones
+WARM_WINDOWS = 2         # the first pays one-time costs (allocator, lazy loading) that would undersize the rest
 WINDOW_MEMORY = 1 << 30  # what a window may keep alive where a worker has no memory limit
 WINDOW_MAX_S = 30.0
-GPU_WINDOW_PAD_MS = 0.55  # per window call on the GPU: the L2 flush and the pad kernel (grader/runner.py)      # a candidate whose window takes longer than this misreported its speed
 CPU_ROUNDS = 3           # CPU: candidate and baselines timed in this many alternating rounds
 RESOURCE_CAUSES = {"memory": "host memory", "gpu_memory": "GPU memory", "pids": "process count",
                    "disk": "disk space"}
@@ -459,8 +459,8 @@ class Grading:
         self.event(Phase.timing, "end", f"{cand_stats.median_ms:.4g} ms", ok=True, median_ms=cand_stats.median_ms,
                    label="candidate")
         t0 = time.monotonic()
-        calls, plan, first = self._warm_window(cand, cand_stats.median_ms + GPU_WINDOW_PAD_MS, WINDOWS)
-        cand_windows = [first] + [self._window(cand, seeds, weights) for seeds, weights in plan[1:]]
+        calls, plan, warm = self._warm_window(cand, cand_stats.median_ms, WINDOWS)
+        cand_windows = warm + [self._window(cand, seeds, weights) for seeds, weights in plan[WARM_WINDOWS:]]
         clock_s = time.monotonic() - t0
         cand_kernels = self._profile(cand)
         cand.close()  # its log stays readable after close()
@@ -493,12 +493,12 @@ class Grading:
             self.event(Phase.timing, "end", f"{cand_rounds[-1].median_ms:.4g} ms", ok=True,
                        median_ms=cand_rounds[-1].median_ms, label="candidate")
             t0 = time.monotonic()
-            if r == 0:  # the warm-up window, then one counted window per round
-                calls, plan, first = self._warm_window(cand, cand_rounds[0].median_ms, CPU_ROUNDS)
-                cand_windows.append(first)
-                todo = plan[:2]  # the reference's warm-up window runs in this round too
+            if r == 0:  # the warm-up windows, then one counted window per round
+                calls, plan, warm = self._warm_window(cand, cand_rounds[0].median_ms, CPU_ROUNDS)
+                cand_windows += warm
+                todo = plan[:WARM_WINDOWS + 1]  # the reference's warm-up windows run in this round too
             else:
-                todo = plan[r + 1:r + 2]
+                todo = plan[WARM_WINDOWS + r:WARM_WINDOWS + r + 1]
             cand_windows.append(self._window(cand, *todo[-1]))
             clock_s += time.monotonic() - t0
             cand.worker.pause()
@@ -627,18 +627,20 @@ class Grading:
     def _calls(self, per_call_ms: float) -> int:
         """Calls for a window of about WINDOW_TARGET_S; a window keeps every call's outputs, one call's inputs."""
         calls = math.ceil(WINDOW_TARGET_S * 1e3 / max(per_call_ms, 1e-3))
-        room = self.window_memory() - self.in_bytes
-        return max(1, min(calls, WINDOW_MAX_CALLS, room // max(self.out_bytes, 1)))
+        room = (self.window_memory() - self.in_bytes) // max(self.out_bytes, 1)
+        return max(1, min(calls, WINDOW_MAX_CALLS, room))
 
-    def _warm_window(self, cand: Party, per_call_ms: float, counted: int) -> tuple[int, list, tuple]:
-        """The first window: a few calls that warm the allocator, and whose time by this process's clock, not
-        the worker's word, sizes the counted windows (a result cache that makes the worker's loop look fast
-        would otherwise order thousands of real calls). Returns the counted windows' calls, every window's
-        seeds (input seeds, checksum weight seed; the first is this one's), and this window."""
-        warm = ([fresh_seed() for _ in range(min(WARM_CALLS, self._calls(per_call_ms)))], fresh_seed())
-        first = self._window(cand, *warm)
-        calls = self._calls(first[0] / len(warm[0]))
-        return calls, [warm] + [([fresh_seed() for _ in range(calls)], fresh_seed()) for _ in range(counted)], first
+    def _warm_window(self, cand: Party, per_call_ms: float, counted: int) -> tuple[int, list, list]:
+        """The warm-up windows: a few calls each that warm the allocator and pay one-time costs; the last one's
+        time by this process's clock, not the worker's word, sizes the counted windows (a result cache that
+        makes the worker's loop look fast would otherwise order thousands of real calls). Returns the counted
+        windows' calls, every window's seeds (input seeds, checksum weight seed; warm-up ones first), and the
+        warm-up windows."""
+        warm_calls = min(WARM_CALLS, self._calls(per_call_ms))
+        plan = [([fresh_seed() for _ in range(warm_calls)], fresh_seed()) for _ in range(WARM_WINDOWS)]
+        warm = [self._window(cand, *w) for w in plan]
+        calls = self._calls(warm[-1][0] / warm_calls)
+        return calls, plan + [([fresh_seed() for _ in range(calls)], fresh_seed()) for _ in range(counted)], warm
 
     def _window(self, party: Party, seeds: list[int], weight_seed: int) -> tuple[float, list[list[float]]]:
         """This process's clock around one window: from the order (which carries the input seeds) until the
@@ -672,9 +674,9 @@ class Grading:
         return ms, got
 
     def _trusted(self, base: TimingStats, cand: list, ref: list, calls: int) -> tuple[float, float]:
-        """The candidate's ms per call by this process's clock, from the counted windows (the first warms up),
-        and how finely they pin it down."""
-        c, r = [round(w, 4) for w, _ in cand[1:]], [round(w, 4) for w, _ in ref[1:]]
+        """The candidate's ms per call by this process's clock, from the counted windows (after the warm-up
+        ones), and how finely they pin it down."""
+        c, r = [round(w, 4) for w, _ in cand[WARM_WINDOWS:]], [round(w, 4) for w, _ in ref[WARM_WINDOWS:]]
         self.report.windows_ms, self.report.window_calls = {"candidate": c, "reference": r}, calls
         return trust.trusted_per_call(base.median_ms, c, r, calls), trust.resolution(c, r, calls)
 

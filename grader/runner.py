@@ -24,8 +24,9 @@ _sync = torch.cuda.synchronize
 _manual_seed = torch.manual_seed
 _Tensor = torch.Tensor
 
-WINDOW_PAD_CYCLES = 1_000_000  # ~0.5 ms at Hopper's clocks: longer than a worker's host path per call (~0.2 ms
-                               # measured on an H200); the engine's GPU_WINDOW_PAD_MS counts it with the flush
+WINDOW_LEAD_CYCLES = 2_000_000  # ~1 ms at Hopper's clocks, once per window: the host's head start on the GPU
+WINDOW_PAD_BYTES = 2 << 30  # zeroed before each window call: ~0.6 ms on an H200, more than a call's host path
+                            # there (making inputs and launching, up to ~0.5 ms in a jailed worker)
 BUILD_ERROR_MARKERS = ("Error building extension", "error:", "ninja: build stopped")
 
 
@@ -218,24 +219,32 @@ class ModelRunner:
     def prepare_window(self, msg: Window) -> Callable[[list[int]], None]:
         """The trusted window's calls: the returned function makes one input set per seed (the seeds come
         with 'go', so no output can be computed before the clock starts), calls the model once on each,
-        flushing L2 before each call as the timing loop does, and keeps every output for `checksum`."""
+        flushing L2 before each call as the timing loop does, and keeps every output for `checksum`.
+
+        On CUDA the GPU must be the bottleneck, so that the window measures GPU time on both sides and their
+        host paths (making the inputs, launching) cancel. So each call is preceded by writes of
+        WINDOW_PAD_BYTES, the flush buffer zeroed again and again: memory-bound work whose length does not
+        follow the SM clock. Two designs measured worse on the H200: a `torch.cuda._sleep` pad per call is
+        counted in SM cycles, so a clock that moved between the two sides' windows moved every call by a
+        share of it (0.1-0.2 ms); making all inputs before the calls leaves a host-bound stretch whose jitter
+        between the two workers' processes was several ms a window."""
         from grader.timing import flush_buffer
 
         fn = self._fn(msg.variant)
         flush = flush_buffer(self.device)
+        passes = 0 if flush is None else max(1, -(-WINDOW_PAD_BYTES // flush.numel()))
         self.window_outputs = None
         self._sync()
 
         def go(seeds: list[int]) -> None:
             outs = []
             with torch.no_grad():
+                if flush is not None:
+                    torch.cuda._sleep(WINDOW_LEAD_CYCLES)
                 for s in seeds:
                     args = self.inputs(s)
-                    if flush is not None:
+                    for _ in range(passes):
                         flush.zero_()
-                        # Keeps the GPU busy while the host makes the next call's inputs and launches it, so
-                        # the window measures GPU time on both sides and their host paths cancel out.
-                        torch.cuda._sleep(WINDOW_PAD_CYCLES)
                     outs.append(as_outputs(fn(*args)))
             self._sync()
             self.window_outputs = outs

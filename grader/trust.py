@@ -46,11 +46,16 @@ def tolerance(ms: float, device: str) -> float:
 
 
 def resolution(cand_windows_ms: list[float], ref_windows_ms: list[float], calls: int) -> float:
-    """How finely the windows pin down a call, in ms: the spread of each side's windows over the calls in one.
-    On the H200 a window of a few calls moved by 0.2-0.6 ms from one to the next, so short calls in short
-    windows are known only to about a tenth of a ms; the tolerance widens by this much."""
-    spread = (max(cand_windows_ms) - min(cand_windows_ms)) + (max(ref_windows_ms) - min(ref_windows_ms))
-    return spread / max(calls, 1)
+    """How finely the windows pin down a call, in ms: how far each side's shortest window is from its next
+    shortest, summed over both sides and spread over the calls in one. The trusted figure rests on the
+    shortest windows; a window that something else on the machine slowed (a round trip, a driver call)
+    lengthens the spread of all of them but not this gap. On the H200, windows of a few calls moved by
+    0.2-0.8 ms from one to the next, so short calls in short windows are known only to a tenth of a ms or
+    so; the tolerance widens by this much."""
+    def gap(ws: list[float]) -> float:
+        two = sorted(ws)[:2]
+        return two[-1] - two[0]
+    return (gap(cand_windows_ms) + gap(ref_windows_ms)) / max(calls, 1)
 
 
 def trusted_per_call(ref_event_ms: float, cand_windows_ms: list[float], ref_windows_ms: list[float],

@@ -35,9 +35,14 @@ def test_side_stream_work_is_not_hidden_from_the_timing():
 
 def test_content_cache_is_caught_by_fresh_inputs_on_gpu():
     proc, report = cuda(SOLUTIONS / "content_cache.py", problem=MATMUL_GPU)
-    assert report["status"] == "passed", explain(report)
-    assert "timing_mismatch" in report["flags"], explain(report)
-    assert report["speedup_trusted"] is False and report["speedup"] < 3, explain(report)
+    # Every fresh input of the grader's own windows is a miss that the cache also keeps (256 MB each): either
+    # the windows' figure replaces the cached one, or the hoard outgrows the GPU memory limit first.
+    if report["status"] == "passed":
+        assert "timing_mismatch" in report["flags"], explain(report)
+        assert report["speedup_trusted"] is False and report["speedup"] < 3, explain(report)
+    else:
+        assert report["status"] in ("resource_limit", "runtime_error"), explain(report)
+        assert "memory" in report["message"].lower() and report["speedup"] is None, explain(report)
 
 
 def test_gpu_memory_hog_is_stopped_from_outside():
