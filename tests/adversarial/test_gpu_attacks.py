@@ -45,6 +45,15 @@ def test_content_cache_is_caught_by_fresh_inputs_on_gpu():
         assert "memory" in report["message"].lower() and report["speedup"] is None, explain(report)
 
 
+def test_scaled_cuda_events_cannot_lift_the_speedup():
+    # The worker's event intervals read 0.7x: an honest ~1x claims ~1.4x. The grader's own clock decides.
+    proc, report = cuda(SOLUTIONS / "gpu_scaled_events.py", problem=MATMUL_GPU)
+    assert report["status"] == "passed", explain(report)
+    assert "timing_mismatch" in report["flags"] and report["speedup_trusted"] is False, explain(report)
+    assert report["runtime_ms"] == report["trusted_runtime_ms"], "the speedup used the forged figure"
+    assert report["speedup"] < 1.15, explain(report)
+
+
 def test_gpu_memory_hog_is_stopped_from_outside():
     from sandbox import gpu_memory
 
