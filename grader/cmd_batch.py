@@ -26,7 +26,11 @@ def register(sub) -> None:
                                                          "missing from the ledger")
     p.add_argument("--regrade", nargs="+", default=[], metavar="STUDENT",
                    help="grade these students again; earlier attempts stay in their history")
-    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local", help="where gradings run")
+    p.add_argument("--executor", choices=sorted(EXECUTORS), default="local",
+                   help="where gradings run: this machine, or a Dask cluster (the `dask` extra; docs/scaling.md)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="dask: the scheduler of a running cluster")
+    p.add_argument("--cluster", metavar="SPEC", help="dask: start a cluster for this batch: local:N (N workers on "
+                                                    "this machine, one GPU each) or slurm:CONFIG.yaml")
     p.set_defaults(func=run)
 
 
@@ -40,8 +44,15 @@ def run(args: argparse.Namespace) -> int:
         gpus = [g.strip() for g in args.gpus.split(",") if g.strip()]
         if not all(g.isdigit() for g in gpus) or len(set(gpus)) != len(gpus):
             raise UsageError(f"--gpus {args.gpus}: give distinct GPU indices separated by commas, e.g. 0,1")
+    if args.executor == "dask" and bool(args.scheduler) == bool(args.cluster):
+        raise UsageError("--executor dask: give either --scheduler tcp://HOST:PORT (a running cluster) or "
+                         "--cluster local:N | slurm:CONFIG.yaml (docs/scaling.md)")
+    if args.executor != "dask" and (args.scheduler or args.cluster):
+        raise UsageError(f"--{'scheduler' if args.scheduler else 'cluster'}: only with --executor dask")
+    if args.executor == "dask" and gpus:
+        raise UsageError("--gpus: with --executor dask each Dask worker owns one GPU; use --cluster local:N")
     path = Path(args.assignment)
     opts = runner.Options(assignment=assignment.load(path), assignment_path=path, submissions=Path(args.submissions),
                           out=Path(args.out), jobs=args.jobs, gpus=gpus, resume=args.resume, regrade=args.regrade,
-                          executor=args.executor, argv=sys.argv[1:])
+                          executor=args.executor, scheduler=args.scheduler, cluster=args.cluster, argv=sys.argv[1:])
     return runner.run(opts)
