@@ -43,7 +43,6 @@ except ImportError as e:   # pragma: no cover - the optional extra is missing
 
 from .dask_clusters import start_cluster
 
-CONNECT_TIMEOUT_S = 30
 CAPACITY_REFRESH_S = 2.0
 _GRADINGS = Gradings()   # on a worker: its grading subprocesses
 
@@ -88,7 +87,7 @@ class DaskExecutor:
         self.cluster = start_cluster(settings.cluster, settings) if settings.cluster else None
         address = self.cluster.scheduler_address if self.cluster else settings.scheduler
         try:
-            self.client = Client(address, timeout=CONNECT_TIMEOUT_S)
+            self.client = Client(address)   # waits distributed.comm.timeouts.connect (30 s) for the scheduler
         except (OSError, TimeoutError, ValueError) as e:
             if self.cluster:
                 self.cluster.close()
