@@ -19,8 +19,9 @@ def register(sub) -> None:
     p.add_argument("assignment", help="ASSIGNMENT.toml: problems, points, rubric, due date, late policy")
     p.add_argument("submissions", help="folder with one folder per student (the folder name is the student id)")
     p.add_argument("--out", required=True, help="output folder; its ledger.sqlite holds every result")
-    p.add_argument("--jobs", type=int, default=2, help="gradings at once (compiles overlap; each GPU runs one "
-                                                        "grading's checks and timings at a time); default 2")
+    p.add_argument("--jobs", type=int, default=2, help="gradings at once, per worker with --executor dask "
+                                                        "(compiles overlap; each GPU runs one grading's checks "
+                                                        "and timings at a time); default 2")
     p.add_argument("--gpus", help="comma-separated GPU indices, one lane each (e.g. 0,1,2,3)")
     p.add_argument("--resume", action="store_true", help="finish a batch that was stopped: grade only what is "
                                                          "missing from the ledger")
