@@ -247,3 +247,19 @@ def test_an_absent_scheduler_is_one_line(tmp_path):
                       "--scheduler", "tcp://127.0.0.1:9", env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered" in proc.stderr
+
+
+def test_local_cluster_gives_each_worker_one_gpu_and_multicast_off(monkeypatch):
+    from distributed import Client
+
+    from grader.batch.dask_clusters import local_cluster
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5,6")
+    with local_cluster(2, ExecutorSettings(jobs=2, device="cuda")) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        seen = client.run(lambda: (os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("NCCL_NVLS_ENABLE")))
+        info = client.scheduler_info(n_workers=-1)["workers"].values()
+    assert sorted(seen.values()) == [("3", "0"), ("5", "0")]
+    assert [w["resources"] for w in info] == [{"GPU": 1}, {"GPU": 1}] and {w["nthreads"] for w in info} == {2}
+    with pytest.raises(UsageError, match="shows 3"):
+        local_cluster(4, ExecutorSettings(jobs=1, device="cuda"))
