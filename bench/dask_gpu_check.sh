@@ -26,6 +26,7 @@ for s in ben:torch.relu\(x\) cai:x.clamp\(min=0\) dan:x.abs\(\); do
     printf 'import torch\nimport torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n    def forward(self, x):\n        return %s\n' \
         "${s#*:}" > "$work/subs/${s%%:*}/relu.py"
 done
+for s in ann ben cai dan; do echo 2026-03-01T12:00:00Z > "$work/subs/$s/submitted_at"; done
 cat > "$work/a.toml" <<'EOF'
 name = "dask gpu check"
 due = 2026-03-01T23:59:00Z
@@ -63,12 +64,12 @@ import json, sqlite3, sys
 want = {"ann": "passed", "ben": "passed", "cai": "passed", "dan": "incorrect"}
 db = sqlite3.connect(sys.argv[1])
 rows = db.execute("SELECT student, status, report FROM attempts WHERE current = 1 ORDER BY student").fetchall()
-print(f"{'student':<8}{'status':<11}{'cached':<8}{'grading s':>10}{'runtime ms':>12}{'eager ms':>10}{'speedup':>9}")
+print(f"{'student':<8}{'status':<15}{'cached':<8}{'grading s':>10}{'runtime ms':>12}{'eager ms':>10}{'speedup':>9}")
 ok = len(rows) == len(want)
 for student, status, report in rows:
     r = json.loads(report)
     rt = (r.get("runtime") or {}).get("median_ms")
-    print(f"{student:<8}{status:<11}{str(r.get('compile_cached')):<8}{r['duration_s']:>10.1f}"
+    print(f"{student:<8}{status:<15}{str(r.get('compile_cached')):<8}{r['duration_s']:>10.1f}"
           f"{rt if rt is not None else '-':>12}{r.get('baseline_ms') or '-':>10}{r.get('speedup') or '-':>9}")
     ok &= want.get(student) == status
 for (problem, timings) in db.execute("SELECT problem, timings FROM baselines WHERE pinned = 1"):
