@@ -263,3 +263,30 @@ def test_local_cluster_gives_each_worker_one_gpu_and_multicast_off(monkeypatch):
     assert [w["resources"] for w in info] == [{"GPU": 1}, {"GPU": 1}] and {w["nthreads"] for w in info} == {2}
     with pytest.raises(UsageError, match="shows 3"):
         local_cluster(4, ExecutorSettings(jobs=1, device="cuda"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_executor_runs_a_task_on_a_worker_and_forwards_its_progress(monkeypatch):
+    from grader.batch.dask_executor import DaskExecutor
+    from grader.batch.executors import Task
+    from kgtest import FIXTURES
+
+    for k, v in grader_env({"MAX_JOBS": "1"}).items():
+        monkeypatch.setenv(k, v)
+    req = GradeRequest(solution=str(FIXTURES / "class" / "add_minus.py"), problem=str(FIXTURES / "add_problem.py"),
+                       device="cpu", sandbox="local", trials=2, max_timing_s=0.3, baseline_compile=False)
+    events = []
+    executor = DaskExecutor(ExecutorSettings(jobs=3, device="cpu", cluster="local:2"))
+    try:
+        executor.client.wait_for_workers(2, timeout=120)
+        executor._counted_at = 0.0
+        assert executor.capacity() == 6   # --jobs per worker
+        result = executor.submit(Task(key="bob/add", request=req), lambda key, ev: events.append((key, ev))) \
+            .result(timeout=500)
+    finally:
+        executor.shutdown()
+    assert result.key == "bob/add" and result.report is not None, result
+    assert result.report.status.value == "incorrect"
+    phases = {ev.phase.value for key, ev in events if key == "bob/add"}
+    assert {"compile", "correctness"} <= phases, events
