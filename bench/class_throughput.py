@@ -1,12 +1,16 @@
 """A class graded by `grader batch` against the same submissions graded one `grader check` at a time.
 
     python bench/class_throughput.py [--n 40] [--device cuda|cpu] [--jobs J] [--sequential-budget-s S]
+                                     [--executor local|dask] [--workers W]
 
 Generates N submissions of one bundled problem (`relu` on cuda, `cpu_hardswish` on cpu): PyTorch-op
 variants, one in ten wrong, each file distinct. Both modes grade with the same settings (trials, timing
 cap, torch.compile baseline unless --no-compile-baseline). The batch runs first with --jobs J; then the
 sequential loop, stopped once it has used --sequential-budget-s, in which case its wall time for N is
 extrapolated from the mean per submission and the table says so. Verdicts of the two modes are compared submission by submission.
+
+`--executor dask` grades the batch through a Dask cluster the batch starts here (`--cluster local:W`): one
+worker per GPU lane (W defaults to the GPUs torch sees; 2 on cpu), each holding J gradings at once.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def main() -> int:
     ap.add_argument("--max-timing-s", type=float, default=0.5)
     ap.add_argument("--sequential-budget-s", type=float, default=400.0)
     ap.add_argument("--no-compile-baseline", action="store_true", help="skip torch.compile in both modes")
+    ap.add_argument("--executor", choices=["local", "dask"], default="local", help="where the batch grades")
+    ap.add_argument("--workers", type=int, help="dask: worker processes, one per GPU (default: every GPU; 2 on cpu)")
     args = ap.parse_args()
     import torch
 
@@ -66,9 +72,14 @@ def main() -> int:
         f"max_timing_s = {args.max_timing_s}\ncompile_baseline = {'false' if args.no_compile_baseline else 'true'}\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
+    executor = []
+    if args.executor == "dask":
+        workers = args.workers or (torch.cuda.device_count() if device == "cuda" else 2)
+        executor = ["--executor", "dask", "--cluster", f"local:{workers}"]
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(work / "a.toml"), str(subs), "--out",
-                           str(work / "out"), "--jobs", str(args.jobs)], env=env, capture_output=True, text=True)
+                           str(work / "out"), "--jobs", str(args.jobs), *executor], env=env, capture_output=True,
+                          text=True)
     batch_s = time.monotonic() - t0
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:])
@@ -97,7 +108,7 @@ def main() -> int:
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}")
     print(f"problem {problem} on {device}, {args.n} submissions, trials {args.trials}, max_timing_s "
           f"{args.max_timing_s}, torch.compile baseline {'off' if args.no_compile_baseline else 'on'}; "
-          f"batch --jobs {args.jobs}")
+          f"batch --jobs {args.jobs} {' '.join(executor)}")
     print(f"{'mode':<44}{'graded':>8}{'wall s':>10}{'s/submission':>14}  verdicts")
     print(f"{'grader batch':<44}{args.n:>8}{batch_s:>10.1f}{batch_s / args.n:>14.2f}  "
           f"{dict(Counter(batch_verdicts.values()))}")

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from .base import SandboxError, Worker
 
+# NVLink multicast's off switches (a lent GPU host's rule: they stay set in every program started there, with
+# its own environment too); a grading's workers keep whatever the grader was given.
+MULTICAST_ENV = ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS")
+
 
 def scratch_root() -> Path:
     """Where per-worker folders go: $KG_SANDBOX_DIR when set, else shared memory when there is room

@@ -33,7 +33,7 @@ import psutil
 
 from . import gpu_memory
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
-from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
+from .common import MULTICAST_ENV, accept_channel, base_env, importables, listen, remove_tree, scratch_root
 from .toolchain import SYSTEM_PATH, discover
 from .watchdog import folder_bytes
 
@@ -63,7 +63,7 @@ IN_XCHG, IN_CHAN, IN_HOME, IN_BUILD, IN_TMP = IN / "xchg", IN / "chan", IN / "ho
 IN_NVIDIA = IN / "nvidia"
 
 # Host variables that mean the same thing inside a container; nothing else crosses.
-PASSTHROUGH_ENV = ("TORCH_CUDA_ARCH_LIST", "LANG")
+PASSTHROUGH_ENV = ("TORCH_CUDA_ARCH_LIST", "LANG", *MULTICAST_ENV)
 
 FIX_ENGINE = "start one with `sudo bash docker/start-dockerd.sh` (or set DOCKER_HOST)"
 FIX_IMAGE = ("build it with `docker build -t kgrader-worker:latest .` (CUDA) "

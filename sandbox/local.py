@@ -34,13 +34,13 @@ from pathlib import Path
 import psutil
 
 from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
-from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
+from .common import MULTICAST_ENV, accept_channel, base_env, importables, listen, remove_tree, scratch_root
 from .toolchain import SYSTEM_PATH, TOOLCHAIN_ENV, discover
 from .watchdog import Watchdog
 
 # Variables a worker may inherit: they locate toolchains and GPUs, never credentials.
 PASSTHROUGH_ENV = ("CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-                   "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "LANG", *TOOLCHAIN_ENV)
+                   "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", "LANG", *TOOLCHAIN_ENV, *MULTICAST_ENV)
 
 UNSHARE_ARGS = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 

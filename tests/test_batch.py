@@ -40,8 +40,9 @@ CANVAS_READ_ONLY = ("Current Score", "Final Score", "Unposted Current Score", "U
                     "Current Grade", "Final Grade", "Override Score")
 
 
-def make_class(root):
-    for student, (source, name, when) in STUDENTS.items():
+def make_class(root, students=tuple(STUDENTS)):
+    for student in students:
+        source, name, when = STUDENTS[student]
         folder = root / student
         folder.mkdir(parents=True)
         (folder / name).write_text(source.read_text() if source else "my notes, no code\n")

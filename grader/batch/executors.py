@@ -1,8 +1,9 @@
 """Where the gradings of a batch run. The runner decides what runs, in which order and on which GPU lane;
 an executor only runs one `Task` and hands back a `TaskResult`.
 
-`EXECUTORS` names each executor once. `local` runs every grading as a subprocess of this machine; a
-cluster executor (Dask, issue 14) registers itself here with the same two methods.
+`EXECUTORS` names each executor once. `local` runs every grading as a subprocess of this machine; `dask`
+(grader/batch/dask_executor.py, an optional extra) hands each `Task` to a Dask worker, which runs the same
+grading subprocess on its own machine.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, ClassVar, Protocol
+from typing import Callable, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -53,12 +54,28 @@ def wall_limit(req: GradeRequest) -> float:
     return t.compile + 2 * t.correctness + 5 * t.timing + WALL_MARGIN_S
 
 
+class ExecutorSettings(BaseModel):
+    jobs: int                          # local: gradings at once; dask: gradings at once per worker
+    device: Literal["cuda", "cpu"]
+    scheduler: str | None = None       # dask: the address of a running scheduler
+    cluster: str | None = None         # dask: a cluster to start, "local:N" or "slurm:CONFIG.yaml"
+
+
 class Executor(Protocol):
     name: ClassVar[str]
 
     def submit(self, task: Task, on_event: Callable[[str, ProgressEvent], None]) -> Future[TaskResult]: ...
 
+    def capacity(self) -> int:
+        """How many gradings it takes at once now (at least 1); the runner keeps no more than that in flight."""
+        ...
+
     def shutdown(self) -> None: ...
+
+
+# NVLink multicast stays off wherever a grading may run on a GPU: on a host whose GPUs others share, a program
+# that uses it can take them out of service for a long time. Nothing in a grading needs it.
+MULTICAST_OFF = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 
 
 def _die_with_parent() -> None:
@@ -67,32 +84,28 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-class LocalExecutor:
-    """Each grading in a subprocess of this machine, at most `jobs` at a time."""
+class Gradings:
+    """Grading subprocesses of this machine (`python -m grader.batch.task`), each killed with the thread that
+    started it and, on `kill_all`, at once. The local executor runs them; so does every Dask worker."""
 
-    name: ClassVar[str] = "local"
-
-    def __init__(self, jobs: int):
-        self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grading")
+    def __init__(self) -> None:
         self.procs: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
 
-    def submit(self, task: Task, on_event: Callable[[str, ProgressEvent], None]) -> Future[TaskResult]:
-        return self.pool.submit(self._run, task, on_event)
-
-    def shutdown(self) -> None:
+    def kill_all(self) -> None:
         with self.lock:
             for proc in self.procs:
                 _kill(proc)
-        self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _run(self, task: Task, on_event: Callable[[str, ProgressEvent], None]) -> TaskResult:
+    def run(self, task: Task, on_event: Callable[[str, ProgressEvent], None]) -> TaskResult:
         folder = Path(tempfile.mkdtemp(prefix="kgrader-task-"))
         try:
             spec, result = folder / "spec.json", folder / "result.json"
             spec.write_text(task.request.model_dump_json())
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_ROOT,
                                                                                os.environ.get("PYTHONPATH")]))}
+            if task.request.device == "cuda":
+                env.update(MULTICAST_OFF)
             if task.gpu is not None:
                 env["CUDA_VISIBLE_DEVICES"] = task.gpu
             started = time.monotonic()
@@ -142,4 +155,31 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-EXECUTORS: dict[str, Callable[[int], Executor]] = {LocalExecutor.name: LocalExecutor}
+class LocalExecutor:
+    """Each grading in a subprocess of this machine, at most `jobs` at a time."""
+
+    name: ClassVar[str] = "local"
+
+    def __init__(self, settings: ExecutorSettings):
+        self.jobs = settings.jobs
+        self.pool = ThreadPoolExecutor(max_workers=settings.jobs, thread_name_prefix="grading")
+        self.gradings = Gradings()
+
+    def submit(self, task: Task, on_event: Callable[[str, ProgressEvent], None]) -> Future[TaskResult]:
+        return self.pool.submit(self.gradings.run, task, on_event)
+
+    def capacity(self) -> int:
+        return self.jobs
+
+    def shutdown(self) -> None:
+        self.gradings.kill_all()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask(settings: ExecutorSettings) -> Executor:
+    from .dask_executor import DaskExecutor   # an optional extra: imported only when asked for
+
+    return DaskExecutor(settings)
+
+
+EXECUTORS: dict[str, Callable[[ExecutorSettings], Executor]] = {LocalExecutor.name: LocalExecutor, "dask": _dask}

@@ -1,6 +1,7 @@
 """The batch: which gradings are missing, the baselines each GPU needs first, and the order they run in.
 
-Scheduling, per free slot (at most `--jobs` gradings at once; each GPU lane gets the slot in turn when
+Scheduling, per free slot (at most `--jobs` gradings at once, `--jobs` per worker on Dask: the executor's
+`capacity()`; tasks are handed over one free slot at a time, in this order; each GPU lane gets the slot in turn when
 `--gpus` names several): first the baselines a lane lacks (the problem's reference graded as its own
 solution: eager and torch.compile timed once per problem per GPU and pinned in the ledger), then any
 re-timing that is due (every `retime_every` gradings on the lane; it records the drift, the pin stays so
@@ -21,7 +22,7 @@ from ..models import GradeRequest, KnownBaselines, Report, Status
 from . import exports
 from .assignment import Assignment, ProblemEntry
 from .display import BatchDisplay
-from .executors import EXECUTORS, Executor, Task, TaskResult
+from .executors import EXECUTORS, Executor, ExecutorSettings, Task, TaskResult
 from .ledger import Ledger
 from .scoring import MISSING
 from .submissions import Submission, collect
@@ -40,6 +41,8 @@ class Options:
     resume: bool = False
     regrade: list[str] = field(default_factory=list)
     executor: str = "local"
+    scheduler: str | None = None
+    cluster: str | None = None
     argv: list[str] = field(default_factory=list)
 
 
@@ -98,7 +101,8 @@ class Batch:
             todo = [s for s in subs if s.student in regrade or self.ledger.needs_grading(s.student, s.problem)]
         run_id = self.ledger.start_run(opts.argv)
         self.run_id = run_id
-        executor: Executor = EXECUTORS[opts.executor](opts.jobs)
+        executor: Executor = EXECUTORS[opts.executor](ExecutorSettings(
+            jobs=opts.jobs, device=self.a.grading.device, scheduler=opts.scheduler, cluster=opts.cluster))
         self.display.begin(total=len(todo), students=len(students), lanes=list(self.lanes))
         pending: deque[Submission] = deque()
         for s in todo:
@@ -111,7 +115,7 @@ class Batch:
         running: dict[Future, Running] = {}
         try:
             while pending or running:
-                while len(running) < opts.jobs:
+                while len(running) < executor.capacity():
                     started = self._dispatch(executor, pending, running)
                     if not started:
                         break

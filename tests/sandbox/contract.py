@@ -23,7 +23,7 @@ import pytest
 from conftest import HERE, REPO, echo_spec, processes_with, wait_gone
 from grader.protocol import ProtocolError
 from sandbox import BACKENDS, SandboxError, WorkerSpec
-from sandbox.common import remove_tree
+from sandbox.common import MULTICAST_ENV, remove_tree
 from sandbox.local import namespaces_available
 from sandbox.toolchain import TOOLCHAIN_ENV
 
@@ -104,17 +104,18 @@ def test_env_has_no_host_secrets(start, monkeypatch):
     monkeypatch.setenv("KG_TEST_SECRET", secret)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("GITHUB_TOKEN", secret)
+    monkeypatch.setenv("NCCL_NVLS_ENABLE", "0")   # a GPU host's multicast switch stays set in its workers
     s = start(env={"KG_GIVEN": "given"})
     env = s.ask(op="env")["env"]
-    assert env["KG_GIVEN"] == "given"
+    assert env["KG_GIVEN"] == "given" and env.get("NCCL_NVLS_ENABLE") == "0"
     assert {"KG_CHANNEL", "KG_EXCHANGE", "HOME", "TMPDIR", "TORCH_EXTENSIONS_DIR"} <= set(env)
     assert secret not in json.dumps(env)
     for name in ("KG_TEST_SECRET", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "SSH_AUTH_SOCK", "DOCKER_HOST"):
         assert name not in env
     # Whatever equals the host's value must be on the short list of harmless variables.
     harmless = {"LANG", "PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-                "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", *TOOLCHAIN_ENV, "PYTHONDONTWRITEBYTECODE",
-                "PYTHONUNBUFFERED", "TERM", "HOSTNAME", "USER", "LOGNAME", "SHLVL", "PWD", "_"}
+                "NVIDIA_VISIBLE_DEVICES", "TORCH_CUDA_ARCH_LIST", *TOOLCHAIN_ENV, *MULTICAST_ENV,
+                "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "TERM", "HOSTNAME", "USER", "LOGNAME", "SHLVL", "PWD", "_"}
     leaked = {k for k, v in env.items() if os.environ.get(k) == v and k not in harmless}
     assert not leaked, f"host variables leaked into the worker: {sorted(leaked)}"
 
