@@ -28,7 +28,7 @@ class Backend:
     cpu_env: dict[str, str] = field(default_factory=dict)  # what it needs to run on CPU tensors
 
 
-CUDA = Backend("cuda", "CUDA (load_inline)", ("torch.utils.cpp_extension",), cpu=True)
+CUDA = Backend("cuda", "CUDA", ("torch.utils.cpp_extension",), cpu=True)
 TRITON = Backend("triton", "Triton", ("triton",),
                  compile_errors=(("triton", "CompilationError"), ("triton", "OutOfResources"),
                                  ("triton", "PTXASError")),
@@ -80,9 +80,9 @@ def detect(path: str | Path) -> Backend:
 def label(backend: Backend, device: str) -> str:
     """What the TUI and the CLI call a solution's language on a device (load_inline builds C++ on the CPU)."""
     if backend is CUDA and device == "cpu":
-        return "C++ (load_inline)"
+        return "C++"
     if backend is TRITON and device == "cpu":
-        return "Triton (interpreter)"
+        return "Triton interpreter"
     return backend.label
 
 

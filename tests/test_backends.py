@@ -32,8 +32,8 @@ def test_bundled_solutions_are_labelled():
     assert backends.detect(ROOT / "solutions" / "triton" / "softmax.py") is backends.TRITON
     assert backends.detect(ROOT / "solutions" / "cute" / "relu.py") is backends.CUTE
     assert backends.detect(ROOT / "solutions" / "level1" / "relu.py") is backends.CUDA
-    assert backends.label(backends.CUDA, "cpu") == "C++ (load_inline)"
-    assert backends.label(backends.TRITON, "cpu") == "Triton (interpreter)"
+    assert backends.label(backends.CUDA, "cpu") == "C++" and backends.label(backends.CUDA, "cuda") == "CUDA"
+    assert backends.label(backends.TRITON, "cpu") == "Triton interpreter"
 
 
 def test_jit_refusals_are_compile_errors_other_failures_are_not():

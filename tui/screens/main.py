@@ -129,9 +129,9 @@ class MainScreen(Screen):
             parts.append(Text("no CUDA GPU: edit, ctrl+t compile-checks, CPU problems grade", style="yellow"))
         if self.problem is not None:
             device, _ = choose_device(app.settings, self.problem, gpu)
-            parts.append(Text(f"{self.problem.name} → {device or 'cannot grade here'}",
-                              style="bold" if device else "bold yellow"))
-            parts.append(Text(backends.label(self.backend, device or "cuda"), style="cyan"))
+            parts.append(Text.assemble((f"{self.problem.name} → {device or 'cannot grade here'}",
+                                        "bold" if device else "bold yellow"),
+                                       (f" · {backends.label(self.backend, device or 'cuda')}", "cyan")))
             path = app.workspace.solution_path(self.problem.name)
             try:
                 shown = str(path.relative_to(Path.cwd()))
