@@ -36,6 +36,18 @@ def test_bundled_solutions_are_labelled():
     assert backends.label(backends.TRITON, "cpu") == "Triton interpreter"
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions" / "triton").glob("*.py"))
+                         + sorted((ROOT / "solutions" / "cute").glob("*.py")), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_solutions_in_other_languages(path):
+    """Each names a bundled problem, is written in its folder's language and brings its own kernel."""
+    from grader import problems
+
+    assert problems.resolve(path.stem).is_file()
+    assert backends.detect(path).name == path.parent.name
+    check = policy.check_solution(path)
+    assert check.ok and check.custom_kernel and not check.flags, check
+
+
 def test_jit_refusals_are_compile_errors_other_failures_are_not():
     triton_errors = pytest.importorskip("triton.compiler.errors")
     runtime_errors = pytest.importorskip("triton.runtime.errors")
