@@ -102,34 +102,28 @@ CUTE_STUB = r'''THREADS = 256
 
 @cute.kernel
 def {name}_kernel(gX: cute.Tensor, gY: cute.Tensor):
-    # TODO: the real kernel. This stub copies its input so that the file compiles and runs.
-    tidx, _, _ = cute.arch.thread_idx()
-    bidx, _, _ = cute.arch.block_idx()
-    bdim, _, _ = cute.arch.block_dim()
-    i = bidx * bdim + tidx
-    m, n = gX.shape
-    if i < m * n:
-        gY[i // n, i % n] = gX[i // n, i % n]
+    # TODO: the real kernel. This stub copies its (flattened) input so that the file compiles and runs.
+    i = cute.arch.block_idx()[0] * cute.arch.block_dim()[0] + cute.arch.thread_idx()[0]
+    if i < cute.size(gX):
+        gY[i] = gX[i]
 
 
 @cute.jit
 def {name}_launch(mX: cute.Tensor, mY: cute.Tensor):
-    m, n = mX.shape
-    {name}_kernel(mX, mY).launch(grid=((m * n + THREADS - 1) // THREADS, 1, 1), block=(THREADS, 1, 1))
+    blocks = (cute.size(mX) + THREADS - 1) // THREADS
+    {name}_kernel(mX, mY).launch(grid=(blocks, 1, 1), block=(THREADS, 1, 1))
 
 
-_compiled = {{}}  # shape -> what cute.compile built for it (it compiles at the first call: the compile phase)
+_compiled = {{}}  # numel -> what cute.compile built for it (it compiles at the first call: the compile phase)
 
 
 def {name}_forward(x: torch.Tensor) -> torch.Tensor:
     x = x.contiguous()
     y = torch.empty_like(x)
-    x2, y2 = x.view(-1, x.shape[-1]), y.view(-1, x.shape[-1])
-    mx, my = from_dlpack(x2, assumed_align=16), from_dlpack(y2, assumed_align=16)
-    key = tuple(x2.shape)
-    if key not in _compiled:
-        _compiled[key] = cute.compile({name}_launch, mx, my)
-    _compiled[key](mx, my)
+    mx, my = from_dlpack(x.view(-1), assumed_align=16), from_dlpack(y.view(-1), assumed_align=16)
+    if x.numel() not in _compiled:
+        _compiled[x.numel()] = cute.compile({name}_launch, mx, my)
+    _compiled[x.numel()](mx, my)
     return y
 '''
 
@@ -137,7 +131,7 @@ def {name}_forward(x: torch.Tensor) -> torch.Tensor:
 HEADERS = {
     "cuda": ["import torch", "import torch.nn as nn", "from torch.utils.cpp_extension import load_inline"],
     "triton": ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"],
-    "cute": ["import cutlass", "import cutlass.cute as cute", "import torch", "import torch.nn as nn",
+    "cute": ["import cutlass.cute as cute", "import torch", "import torch.nn as nn",
              "from cutlass.cute.runtime import from_dlpack"],
 }
 STUBS = {"triton": TRITON_STUB, "cute": CUTE_STUB}

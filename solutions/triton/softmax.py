@@ -25,13 +25,9 @@ def softmax_kernel(x_ptr, y_ptr, n_cols, stride, BLOCK: tl.constexpr):
 
 
 class ModelNew(nn.Module):
-    def __init__(self):
-        super().__init__()
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous()
+        shape, n_cols = x.shape, x.shape[-1]
+        x = x.contiguous().view(-1, n_cols)  # any leading dimensions: rows of the last one
         y = torch.empty_like(x)
-        n_cols = x.shape[-1]
-        n_rows = x.numel() // n_cols
-        softmax_kernel[(n_rows,)](x, y, n_cols, n_cols, BLOCK=triton.next_power_of_2(n_cols))
-        return y
+        softmax_kernel[(x.shape[0],)](x, y, n_cols, x.stride(0), BLOCK=triton.next_power_of_2(n_cols))
+        return y.view(shape)
