@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import (backends, compile_cache, compile_map, cuda_share, device_check, device_lock, lint, ncu, policy, precision,
-               problems, roofline, sizing, trust)
+from . import (backends, compile_cache, compile_map, cuda_share, device_check, device_lock, lint, ncu, policy,
+               precision, problems, roofline, sizing, trust)
 from . import messages as m
 from .clocks import ClockWatch, throttled
 from .compare import compare, tolerance

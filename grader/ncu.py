@@ -164,9 +164,11 @@ def refusal(text: str) -> str:
     return ""
 
 
-def summarise(csv_text: str, log: str) -> tuple[list[ProfileRow], str]:
+def summarise(csv_text: str, log: str, stopped: str = "") -> tuple[list[ProfileRow], str]:
+    """Rows and the note beside them: ncu's own complaint first, else why the profiling run stopped
+    (`stopped`), else a word when nothing was measured."""
     rows = parse_csv(csv_text)
-    note = refusal(csv_text + "\n" + log)
+    note = refusal(csv_text + "\n" + log) or stopped
     if not rows and not note:
         note = "ncu wrote no measurements (see the worker log: --json, field worker_log)"
     return rows, note
@@ -206,8 +208,9 @@ def profile(g: "Grading", box: "sandbox.Sandbox", exe: str) -> tuple[list[Profil
         return [], f"ncu did not start: {v.message}"[:500]
     note = ""
     try:
-        load = m.Load(device="cuda", role="candidate", init_seed=fresh_seed(), problem=party.worker.paths["problem"],
-                      solution=party.worker.paths["solution"], dims=req.dims, precision=req.precision)
+        load = m.Load(device=req.device, role="candidate", init_seed=fresh_seed(),
+                      problem=party.worker.paths["problem"], solution=party.worker.paths["solution"], dims=req.dims,
+                      precision=req.precision)
         reply = party.call(load, req.timeouts.compile, "profiling (load)",
                            on_build=lambda frame, left: g.builds.answer(frame, party.worker.exchange, left))
         _expect_ok(reply, party, "profiling (load)", m.Loaded)
@@ -225,5 +228,4 @@ def profile(g: "Grading", box: "sandbox.Sandbox", exe: str) -> tuple[list[Profil
         text = _read_log(party.worker.exchange)
         log = party.worker.log()
         party.close()
-    rows, said = summarise(text, log)
-    return rows, (said if said and not rows else note or said)
+    return summarise(text, log, note)

@@ -300,16 +300,20 @@ class ModelRunner:
             return None
 
     def profiled_call(self, seed: int) -> None:
-        """One forward inside the CUDA profiler's range (Nsight Compute started with --profile-from-start off)."""
+        """One forward inside the CUDA profiler's range (Nsight Compute started with --profile-from-start off).
+        On the CPU (no profiler range there: the engine profiles CUDA gradings only) just the forward."""
         inputs = self.inputs(seed)
         self._sync()
-        torch.cuda.profiler.start()
+        cuda = self.device == "cuda"
+        if cuda:
+            torch.cuda.profiler.start()
         try:
             with torch.no_grad():
                 self.model(*inputs)
             self._sync()
         finally:
-            torch.cuda.profiler.stop()
+            if cuda:
+                torch.cuda.profiler.stop()
 
     def hand_over(self, outs: list, folder: Path, tag: str) -> tuple[list[CudaTensor | FileTensor], list[int]]:
         """Descriptions of the outputs and the descriptors that go with the reply (caller sends, then closes).

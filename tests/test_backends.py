@@ -7,7 +7,6 @@ import ast
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -36,8 +35,10 @@ def test_bundled_solutions_are_labelled():
     assert backends.label(backends.TRITON, "cpu") == "Triton interpreter"
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "solutions" / "triton").glob("*.py"))
-                         + sorted((ROOT / "solutions" / "cute").glob("*.py")), ids=lambda p: f"{p.parent.name}/{p.stem}")
+OTHER_LANGUAGES = sorted(p for lang in ("triton", "cute") for p in (ROOT / "solutions" / lang).glob("*.py"))
+
+
+@pytest.mark.parametrize("path", OTHER_LANGUAGES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_solutions_in_other_languages(path):
     """Each names a bundled problem, is written in its folder's language and brings its own kernel."""
     from grader import problems

@@ -102,3 +102,50 @@ def test_profile_on_the_cpu_is_refused():
     assert p.returncode == 2
     assert p.stderr.strip() == ("grader: error: --profile: Nsight Compute profiles GPU kernels; grade with --device "
                                 "cuda, or drop --profile")
+
+
+FAKE_NCU = """#!{python}
+# Stands in for Nsight Compute: checks the arguments the grader gives ncu, runs the command as ncu does (the
+# worker, inside the jail), then writes the recorded CSV where --log-file says, as ncu does once it exits.
+import subprocess, sys
+args = sys.argv[1:]
+opt = lambda name: args[args.index(name) + 1]
+assert opt("--profile-from-start") == "off" and opt("--target-processes") == "all", args
+assert opt("--clock-control") == "none" and "--csv" in args, args
+command = args[args.index("--metrics") + 2:]
+code = subprocess.call(command)
+with open(opt("--log-file"), "w") as f:
+    f.write(open({sample!r}).read())
+    f.write("==PROF== worker exit code %d\\n" % code)
+sys.exit(code)
+"""
+
+
+def test_profiling_plumbing_through_the_jail_with_a_stand_in_ncu(tmp_path, monkeypatch):
+    """Everything of --profile but ncu itself: the jailed launcher execs the ncu it was given, which runs the
+    worker; the worker loads the solution, runs the profiled forward and exits; the engine waits for the exit
+    and reads the CSV from the worker's exchange folder. (On a CPU grading: the real run needs a GPU.)"""
+    import stat
+    import sys
+
+    import sandbox
+    from grader import engine
+    from grader.models import GradeRequest
+
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    fake = tools / "ncu"
+    fake.write_text(FAKE_NCU.format(python=sys.executable, sample=str(tools / "sample.csv")))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    (tools / "sample.csv").write_text(SAMPLE)
+    monkeypatch.setenv("KG_SANDBOX_RO_PATHS", str(tools))  # the jail shows it read-only, as /usr/local/cuda
+    solution = tmp_path / "add_torch.py"
+    solution.write_text("import torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n    def forward(self, a, b):\n"
+                        "        return a + b\n")
+    req = GradeRequest(solution=str(solution), problem=str(FIXTURES / "add_problem.py"), device="cpu",
+                       sandbox="local")
+    g = engine.Grading(req, lambda ev: None, __import__("threading").Event())
+    box = sandbox.open_sandbox("local")
+    rows, note = ncu.profile(g, box, str(fake))
+    assert [r.kernel for r in rows] == ["matmul_tiled_kernel", "bias_relu_kernel"], note
+    assert note == ""

@@ -36,7 +36,8 @@ def test_first_call_runs_in_the_compile_phase_with_private_caches():
     assert report["status"] == "runtime_error"
     message = report["message"]
     # Failed in the warm-up call of the compile phase, not in correctness trial 1.
-    assert message.startswith("compile: the first call (the compile phase's warm-up) failed: ValueError: probe"), message
+    warm_up = "compile: the first call (the compile phase's warm-up) failed: ValueError: probe"
+    assert message.startswith(warm_up), message
     assert "'TRITON_INTERPRET': '1'" in message
     # Triton's cache is in the worker's private home, which the sandbox deletes with the worker.
     home = message.split("'HOME': '")[1].split("'")[0]

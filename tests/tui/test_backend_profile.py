@@ -32,7 +32,8 @@ async def test_status_line_names_the_backend_and_follows_edits(make_app, tmp_pat
         assert any(n in ("keyword", "include") for (s, e, n) in ed._highlights[imp])
         # Replacing the imports with load_inline's changes the label, live.
         ed.replace("from torch.utils.cpp_extension import load_inline\n", (0, 0), ed.document.end)
-        await wait_for(pilot, lambda: "cpu_softmax → cpu · C++  │" in main.status_plain, 5, "the label to follow the edit")
+        await wait_for(pilot, lambda: "cpu_softmax → cpu · C++  │" in main.status_plain, 5,
+                       "the label to follow the edit")
 
 
 async def test_profile_tab_shows_the_kernels_of_a_profiled_grading(make_app):
