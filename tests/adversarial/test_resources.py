@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import psutil
-import pytest
 
 from adv_helpers import (ADD, FAST, FIXTURES, ROOT, SOLUTIONS, explain, grade, processes_with, render,
                          report_of, wait_gone)
