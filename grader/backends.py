@@ -96,6 +96,15 @@ def is_compile_error(exc: BaseException) -> bool:
     return False
 
 
+def compile_error_line(exc: BaseException) -> str:
+    """One line for a JIT's compile error: what went wrong (a Triton error's last line) and where (its first,
+    `at LINE:COL:` within the kernel), e.g. `CompilationError: NameError('foo is not defined') (at 2:8 of the
+    kernel)`."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [""]
+    where = f" ({lines[0].rstrip(':')} of the kernel)" if len(lines) > 1 and lines[0].startswith("at ") else ""
+    return f"{type(exc).__name__}: {lines[-1]}{where}"[:500]
+
+
 def worker_env(home: str, cpu: bool) -> dict[str, str]:
     """Variables a worker sets before anything is imported: every JIT cache (the reference's torch.compile too) in its
     private folder (deleted with it, so nothing one grading compiles is found by the next), and what lets a

@@ -185,10 +185,10 @@ class ModelRunner:
             if type(e).__name__ in ("OutOfMemoryError", "MemoryError"):
                 raise
             text = f"{type(e).__name__}: {e}"
-            if backends.is_compile_error(e) or any(m in str(e) for m in BUILD_ERROR_MARKERS):
-                first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")
-                raise WorkerError("compile_error", f"{type(e).__name__} at the first call: {first}"[:500],
-                                  text[-20000:])
+            if backends.is_compile_error(e):
+                raise WorkerError("compile_error", backends.compile_error_line(e), text[-20000:])
+            if any(m in str(e) for m in BUILD_ERROR_MARKERS):
+                raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
             raise WorkerError("runtime_error", f"the first call (the compile phase's warm-up) failed: {text}"[:500],
                               traceback.format_exc(limit=-8))
         del out, inputs

@@ -52,7 +52,10 @@ def test_solutions_in_other_languages(path):
 def test_jit_refusals_are_compile_errors_other_failures_are_not():
     triton_errors = pytest.importorskip("triton.compiler.errors")
     runtime_errors = pytest.importorskip("triton.runtime.errors")
-    assert backends.is_compile_error(triton_errors.CompilationError(None, ast.parse("x").body[0], "bad"))
+    src = "def k(x):\n    y = foo(x)\n    return y\n"
+    refused = triton_errors.CompilationError(src, ast.parse(src).body[0].body[0].value, "NameError('foo')")
+    assert backends.is_compile_error(refused)
+    assert backends.compile_error_line(refused) == "CompilationError: NameError('foo') (at 2:8 of the kernel)"
     assert backends.is_compile_error(runtime_errors.OutOfResources(300000, 232448, "shared memory"))
     assert not backends.is_compile_error(runtime_errors.InterpreterError("index out of range"))
     assert not backends.is_compile_error(ValueError("no"))
