@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 
 from . import problems
-from .display import LiveProgress, summary
+from .display import LiveProgress, profile_table, summary
 from .engine import grade
 from .models import GradeRequest, ProgressEvent, Timeouts
 
@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--dims", metavar="NAME=VALUE,...", default="",
                    help="set the problem's module-level sizes (e.g. batch_size=16,dim=1024) for both sides, to "
                         "grade a smaller instance of a problem too big for this machine")
+    p.add_argument("--profile", action="store_true",
+                   help="after a passing CUDA grading, profile one forward with Nsight Compute (ncu) in the sandbox: "
+                        "per kernel duration, DRAM and SM throughput, occupancy, registers, limiting unit")
     p.set_defaults(func=run)
 
 
@@ -63,7 +66,8 @@ def request_from_args(args: argparse.Namespace) -> GradeRequest:
                         baseline_compile=not args.no_compile_baseline, strict=args.strict,
                         max_timing_s=args.max_timing_s, cpu_threads=args.cpu_threads,
                         memory_limit_mb=args.memory_limit_mb, precision=args.precision,
-                        gpu_memory_limit_mb=args.gpu_memory_limit_mb, dims=problems.parse_dims(args.dims))
+                        gpu_memory_limit_mb=args.gpu_memory_limit_mb, dims=problems.parse_dims(args.dims),
+                        profile=args.profile)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,4 +85,7 @@ def run(args: argparse.Namespace) -> int:
         with LiveProgress(console, header) as live:
             report = grade(req, live)
         console.print(summary(report))
+        profiled = profile_table(report)
+        if profiled is not None:
+            console.print(profiled)
     return 0 if report.passed else 1

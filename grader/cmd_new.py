@@ -5,22 +5,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import problems
+from . import backends, problems
 from .errors import UsageError
 from .prompt import prompt_device
 from .template import render
 
 
 def register(sub) -> None:
-    p = sub.add_parser("new", help="write a starter solution (ModelNew with a load_inline stub) for a problem",
+    p = sub.add_parser("new", help="write a starter solution (ModelNew with a kernel stub) for a problem",
                        description="Generate a starter solution from the problem: Model's __init__ copied so "
                                    "parameters match, forward's signature with the reference as comments, and a "
-                                   "load_inline kernel stub to replace.")
+                                   "kernel stub to replace (load_inline, Triton or CuTe DSL: --backend).")
     p.add_argument("name", help="bundled name (relu, level1/relu), a name in --problems-dir, or a path")
     p.add_argument("-o", "--output", help="path to write (default: ./NAME_solution.py)")
     p.add_argument("--problems-dir", help="folder of extra KernelBench-format problems")
     p.add_argument("--device", choices=["cuda", "cpu"],
                    help="CUDA stub or C++ CPU stub (default: from the problem's metadata)")
+    p.add_argument("--backend", choices=backends.NAMES, default="cuda",
+                   help="kernel language of the stub: load_inline CUDA/C++ (default), Triton, or CuTe DSL")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=run)
 
@@ -35,13 +37,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{out}: already exists; pass --force to overwrite it or -o to write elsewhere")
     if out.exists() and out.is_dir():
         raise UsageError(f"{out}: is a folder; pass -o with a file path")
-    text = render(path, device=device)
+    text = render(path, device=device, backend=args.backend)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     except OSError as e:
         raise UsageError(f"{out}: cannot write the starter: {e.strerror}; pass another -o path") from e
-    print(f"wrote {out} (starter for {path.stem}, {device})")
+    print(f"wrote {out} (starter for {path.stem}, {device}, {backends.label(backends.get(args.backend), device)})")
     print(f"next: write the kernel, then `grader check {out} --problem {path.stem}"
           + (f" --problems-dir {args.problems_dir}" if args.problems_dir else "") + "`")
     return 0

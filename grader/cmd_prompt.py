@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import problems
+from . import backends, problems
 from .errors import UsageError
 from .prompt import build_prompt
 
@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--problems-dir", help="folder of extra KernelBench-format problems")
     p.add_argument("--device", choices=["cuda", "cpu"],
                    help="kernel language asked for: CUDA, or C++ for the CPU (default: from the problem's metadata)")
+    p.add_argument("--backend", choices=backends.NAMES, default="cuda",
+                   help="kernel language asked for: load_inline CUDA/C++ (default), Triton, or CuTe DSL")
     p.add_argument("-o", "--output", help="write the prompt to this file instead of stdout")
     p.set_defaults(func=run)
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     path = problems.resolve(args.name, args.problems_dir)
     problems.check_source(path)
     meta = problems.load_meta(path)
-    text = build_prompt(path, meta, args.device)
+    text = build_prompt(path, meta, args.device, args.backend)
     if args.output:
         out = Path(args.output)
         try:

@@ -9,6 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from . import backends
 from .compile_map import located_errors
 from .models import Phase, ProgressEvent, Report
 
@@ -123,6 +124,8 @@ def summary(report: Report) -> Table:
     t.add_row("", report.message)
     t.add_row("problem", report.problem)
     t.add_row("device", report.device + (f"  ({report.sandbox} sandbox)" if report.sandbox else ""))
+    if report.backend:
+        t.add_row("backend", backends.label(backends.get(report.backend), "cpu" if report.device == "cpu" else "cuda"))
     if report.runtime_ms is not None:
         t.add_row("runtime", runtime_text(report))
         t.add_row("eager", _ms(report.baseline_ms))
@@ -159,4 +162,26 @@ def summary(report: Report) -> Table:
         if errors:
             t.add_row("compiler", Text("\n".join(errors + ["(the whole log: --json, field compile_log)"])))
     t.add_row("took", f"{report.duration_s:.1f}s")
+    return t
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f}%"
+
+
+def profile_table(report: Report) -> Table | Text | None:
+    """`--profile`: Nsight Compute's figures per kernel, or the line saying why there are none."""
+    if report.profile is None:
+        return None
+    if not report.profile:
+        return Text(f"profile: {report.profile_note or 'no kernels'}", style="yellow")
+    t = Table(title="Nsight Compute, one forward" + (f"  ({report.profile_note})" if report.profile_note else ""),
+              title_justify="left")
+    for name, justify in (("kernel", "left"), ("calls", "right"), ("time", "right"), ("DRAM", "right"),
+                          ("SM", "right"), ("occupancy", "right"), ("regs", "right"), ("limiter", "left")):
+        t.add_column(name, justify=justify, overflow="fold")
+    for r in report.profile:
+        t.add_row(r.kernel[:80], str(r.launches), "—" if r.duration_us is None else f"{r.duration_us:.4g} us",
+                  _pct(r.dram_pct), _pct(r.sm_pct), _pct(r.occupancy_pct),
+                  "—" if r.registers is None else str(r.registers), r.limiter or "—")
     return t

@@ -215,6 +215,29 @@ def _nvml(gpu: bool) -> Check | None:
     return None
 
 
+def _kernel_tools(gpu: bool) -> list[Check]:
+    """Optional: Triton (Triton solutions grade; on the CPU through its interpreter) and Nsight Compute
+    (`grader check --profile`; reported only where there is a GPU to profile)."""
+    from importlib import metadata
+
+    from . import ncu
+
+    try:
+        version = metadata.version("triton")
+        where = "" if gpu else " on the CPU, through its interpreter"
+        checks = [Check(name="Triton", level=Level.ok, detail=f"{version}: Triton solutions grade{where}")]
+    except metadata.PackageNotFoundError:
+        checks = [Check(name="Triton", level=Level.warn, detail="not installed: Triton solutions cannot grade",
+                        fix="pip install triton")]
+    found = ncu.find(os.environ.get("KG_NCU"))
+    if found:
+        checks.append(Check(name="Nsight Compute", level=Level.ok, detail=f"{found}: grader check --profile"))
+    elif gpu:
+        checks.append(Check(name="Nsight Compute", level=Level.warn, detail="no ncu: grader check --profile "
+                            "cannot run", fix="install Nsight Compute (CUDA toolkit), or set KG_NCU=/path/to/ncu"))
+    return checks
+
+
 def examine() -> DoctorReport:
     checks = [Check(name="python", level=Level.ok, detail=f"{sys.version.split()[0]} at {sys.executable}")]
     checks += _torch_and_gpu()
@@ -227,6 +250,7 @@ def examine() -> DoctorReport:
     nvml = _nvml(gpu)
     if nvml:
         checks.append(nvml)
+    checks += _kernel_tools(gpu)
     checks.append(_cache())
     checks.append(_limits())
     return DoctorReport(checks=checks)

@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 import sandbox
 
-from . import (compile_cache, compile_map, cuda_share, device_check, device_lock, lint, policy, precision, problems, roofline,
-               sizing, trust)
+from . import (backends, compile_cache, compile_map, cuda_share, device_check, device_lock, lint, ncu, policy,
+               precision, problems, roofline, sizing, trust)
 from . import messages as m
 from .clocks import ClockWatch, throttled
 from .compare import compare, tolerance
@@ -269,10 +269,12 @@ class Grading:
                              "(`grader new PROBLEM` writes a starter)")
         self.solution_path = sol.resolve()
         problems.problem_source(self.problem_path, req.dims)  # an unknown --dims name is bad usage
+        self.ncu = ncu.preflight(req.device) if req.profile else ""
         device_check.check(req.device, self.solution_path)
         self.started = time.monotonic()
         self.report = Report(status=Status.passed, message="", problem=str(self.problem_path),
-                             solution=str(self.solution_path), device=req.device, dims=req.dims)
+                             solution=str(self.solution_path), device=req.device, dims=req.dims,
+                             backend=backends.detect(self.solution_path).name)
         self.plan: sizing.Plan | None = None
         self.source: policy.SourceCheck | None = None
 
@@ -361,6 +363,8 @@ class Grading:
             self.event(Phase.load, "end", "workers started", ok=True)
             try:
                 self._grade(ref, cand)
+                if self.ncu:
+                    report.profile, report.profile_note = ncu.profile(self, box, self.ncu)
             finally:
                 report.worker_log = report.worker_log or cand.worker.log()[-4000:]
         late = [f for f in policy.RUNTIME_STRICT_FLAGS if f in report.flags] if strict else []
@@ -388,7 +392,7 @@ class Grading:
                       cpus=self.cpu_cores() if req.device == "cpu" else None)
         self.report.dtype = str(precision.VARIANTS[req.precision]).removeprefix("torch.") if req.precision else ""
         ref.chan.send(load)
-        self.event(Phase.compile, "start", "importing the solution (load_inline compiles here)")
+        self.event(Phase.compile, "start", "importing the solution, then one call (load_inline and JITs compile here)")
         reply = cand.call(load.model_copy(update={"role": "candidate", "problem": cand.worker.paths["problem"],
                                                   "solution": cand.worker.paths["solution"]}),
                           req.timeouts.compile, "compile", budget=("compile", req.timeouts.compile),

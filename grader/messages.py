@@ -99,11 +99,18 @@ class Profile(Message):
     seed: Seed
 
 
+class NcuRange(Message):
+    """Nsight Compute's profiled range (grader/ncu.py): inputs made from `seed`, then one forward between
+    cudaProfilerStart and cudaProfilerStop, so ncu sees the solution's kernels and nothing else; answer Done."""
+    cmd: Literal["ncu_range"] = "ncu_range"
+    seed: Seed
+
+
 class Exit(Message):
     cmd: Literal["exit"] = "exit"
 
 
-Command = Annotated[Union[Load, Run, Time, Window, Go, Checksum, Float64, Profile, Exit], Field(discriminator="cmd")]
+Command = Annotated[Union[Load, Run, Time, Window, Go, Checksum, Float64, Profile, NcuRange, Exit], Field(discriminator="cmd")]
 COMMAND = TypeAdapter(Command)
 
 

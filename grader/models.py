@@ -64,6 +64,8 @@ class GradeRequest(BaseModel):
                                              "when set, the baselines are not timed again")
     dims: dict[str, int] = Field(default_factory=dict, description="module-level sizes of the problem to "
                                  "override (--dims), for both workers and the sizing")
+    profile: bool = Field(False, description="after a passing CUDA grading, profile one forward of the candidate "
+                          "with Nsight Compute (--profile)")
 
 
 class ProgressEvent(BaseModel):
@@ -162,6 +164,24 @@ class PrecisionAudit(BaseModel):
     note: str = ""
 
 
+class ProfileRow(BaseModel):
+    """One kernel of the candidate's profiled forward, as Nsight Compute measured it (grader/ncu.py); launches of
+    the same kernel are summed (duration) or averaged weighted by duration (the shares of peak)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kernel: str
+    launches: int = 1
+    duration_us: float | None = Field(None, description="GPU time of all its launches, microseconds")
+    dram_pct: float | None = Field(None, description="DRAM throughput, % of peak")
+    sm_pct: float | None = Field(None, description="SM throughput, % of peak")
+    occupancy_pct: float | None = Field(None, description="achieved occupancy: active warps, % of the maximum")
+    registers: int | None = Field(None, description="registers per thread")
+    grid: str = ""
+    block: str = ""
+    limiter: str = Field("", description="the unit nearest its peak (SM, DRAM, L2, L1), or 'latency' when none "
+                         "reaches 60%: then neither compute nor memory bounds it")
+
+
 class Report(BaseModel):
     """The verdict. `--json` prints this; docs/report-schema.md documents it."""
 
@@ -206,6 +226,11 @@ class Report(BaseModel):
     started_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     duration_s: float = 0.0
     versions: dict[str, str] = Field(default_factory=dict)
+    backend: str = Field("", description="kernel language of the solution, read from its imports: cuda, triton, "
+                         "cute (grader/backends.py)")
+    profile: list[ProfileRow] | None = Field(None, description="Nsight Compute's summary per kernel of one "
+                                             "profiled forward (--profile); null when not asked")
+    profile_note: str = Field("", description="why the profile is empty or partial (ncu refused, timed out)")
     baselines_given: bool = Field(False, description="the baselines came with the request (measured earlier "
                                   "on this device by a batch) instead of being timed in this grading")
 

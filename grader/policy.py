@@ -32,8 +32,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from . import backends
+
 KERNEL_BUILDERS = {"load_inline", "load", "jit", "RawKernel", "RawModule", "compile_kernel"}
-KERNEL_MODULES = ("torch.utils.cpp_extension", "triton", "cupy", "cuda", "numba")
+# The kernel languages of grader/backends.py, and raw-kernel libraries a solution may use beside them.
+KERNEL_MODULES = (*(m for b in backends.BACKENDS.values() for m in b.modules), "cupy", "cuda", "numba")
 
 # Modules whose attributes a solution has no business assigning to.
 PROTECTED_MODULES = ("torch", "numpy", "time", "timeit", "sys", "builtins", "os", "math", "random", "gc",
@@ -71,6 +74,7 @@ RUNTIME_STRICT_FLAGS = {"no_custom_kernel": "none of the GPU kernels it launched
                         "reduced_precision": "it computes in lower precision than the problem's dtype"}
 GLOBAL_FN = re.compile(r"__global__\b[^;{}()]*?\b([A-Za-z_]\w*)\s*\(")  # after __launch_bounds__(...) is cut
 NOT_KERNELS = ("Memcpy", "Memset")  # copies and fills the profiler lists beside kernels
+DSL_KERNEL = re.compile(r"kernel_\w+_\d+")  # CuTe DSL's kernel names: kernel_<module>_<function>_<arg types>_<n>
 
 
 class Finding(BaseModel):
@@ -412,7 +416,8 @@ def own_kernel_names(text: str) -> set[str]:
     except SyntaxError:
         return names
     for n in ast.walk(tree):
-        if isinstance(n, ast.FunctionDef) and any("jit" in ast.unparse(d) for d in n.decorator_list):
+        if isinstance(n, ast.FunctionDef) and any(k in ast.unparse(d) for d in n.decorator_list
+                                                  for k in ("jit", "cute.kernel")):
             names.add(n.name)
     return names - {"void"}
 
@@ -429,4 +434,8 @@ def own_kernels_ran(path: Path, profiled: list[str]) -> bool:
         own = own_kernel_names(Path(path).read_text())
     except (OSError, UnicodeDecodeError):
         return False
-    return any(own & set(re.findall(r"[A-Za-z_]\w*", name)) for name in gpu_kernels(profiled))
+    for name in gpu_kernels(profiled):
+        ids = set(re.findall(r"[A-Za-z_]\w*", name))
+        if own & ids or any(f"_{k}_" in i for i in ids if DSL_KERNEL.fullmatch(i) for k in own):
+            return True
+    return False

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import backends
+from .errors import UsageError
 from .models import ProblemMeta
 
 EXAMPLE_MODEL = '''import torch
@@ -127,6 +129,78 @@ class ModelNew(nn.Module):
         return self.elementwise_add.elementwise_add_cpu(a, b)
 '''
 
+EXAMPLE_NEW_TRITON = '''import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def elementwise_add_kernel(a_ptr, b_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    a = tl.load(a_ptr + offs, mask=mask)
+    b = tl.load(b_ptr + offs, mask=mask)
+    tl.store(out_ptr + offs, a + b, mask=mask)
+
+
+def elementwise_add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a, b = a.contiguous(), b.contiguous()
+    out = torch.empty_like(a)
+    n = a.numel()
+    BLOCK = 1024
+    elementwise_add_kernel[(triton.cdiv(n, BLOCK),)](a, b, out, n, BLOCK=BLOCK)
+    return out
+
+
+class ModelNew(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+
+    def forward(self, a, b):
+        return elementwise_add(a, b)
+'''
+
+EXAMPLE_NEW_CUTE = '''import cutlass
+import cutlass.cute as cute
+import torch
+import torch.nn as nn
+from cutlass.cute.runtime import from_dlpack
+
+
+@cute.kernel
+def elementwise_add_kernel(gA: cute.Tensor, gB: cute.Tensor, gC: cute.Tensor):
+    tidx, _, _ = cute.arch.thread_idx()
+    bidx, _, _ = cute.arch.block_idx()
+    bdim, _, _ = cute.arch.block_dim()
+    i = bidx * bdim + tidx
+    m, n = gA.shape
+    if i < m * n:
+        gC[i // n, i % n] = gA[i // n, i % n] + gB[i // n, i % n]
+
+
+@cute.jit
+def elementwise_add(mA: cute.Tensor, mB: cute.Tensor, mC: cute.Tensor):
+    threads = 256
+    m, n = mA.shape
+    elementwise_add_kernel(mA, mB, mC).launch(grid=((m * n + threads - 1) // threads, 1, 1), block=(threads, 1, 1))
+
+
+class ModelNew(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.compiled = {}  # cute.compile builds one function per shape
+
+    def forward(self, a, b):
+        out = torch.empty_like(a)
+        views = [from_dlpack(t.contiguous(), assumed_align=16) for t in (a, b, out)]
+        key = tuple(a.shape)
+        if key not in self.compiled:
+            self.compiled[key] = cute.compile(elementwise_add, *views)
+        self.compiled[key](*views)
+        return out
+'''
+
 INTRO = {
     "cuda": (
         "You write custom CUDA kernels to replace the PyTorch operators in the given architecture to get speedups.\n\n"
@@ -142,6 +216,20 @@ INTRO = {
         "operators with custom C++ functions and leave others unchanged, fuse several operators into one loop "
         "nest, or change the algorithm. The code is compiled with torch.utils.cpp_extension.load_inline "
         "(cpp_sources only, no CUDA)."),
+    "triton": (
+        "You write custom Triton kernels (@triton.jit) to replace the PyTorch operators in the given architecture "
+        "to get speedups.\n\n"
+        "You have complete freedom to choose the set of operators you want to replace. You may replace some "
+        "operators with Triton kernels and leave others unchanged, fuse several operators into one kernel (for "
+        "example matmul + relu), autotune block sizes with @triton.autotune, or change the algorithm (such as "
+        "online softmax)."),
+    "cute": (
+        "You write custom GPU kernels in NVIDIA's CuTe DSL (CUTLASS Python: `import cutlass.cute as cute`, "
+        "@cute.kernel and @cute.jit, compiled with cute.compile) to replace the PyTorch operators in the given "
+        "architecture to get speedups.\n\n"
+        "You have complete freedom to choose the set of operators you want to replace. You may replace some "
+        "operators with CuTe kernels and leave others unchanged, fuse several operators into one kernel, use CuTe "
+        "layouts, tiled copies and MMA atoms, or change the algorithm."),
 }
 
 OUTRO = {
@@ -153,7 +241,17 @@ OUTRO = {
             "output architecture ModelNew. Output the new code in codeblocks. Please generate real code, NOT "
             "pseudocode, make sure the code compiles and is fully functional. Just output the new model code, no "
             "other text, and NO testing code!"),
+    "triton": ("Optimize the architecture named Model with custom Triton kernels! Name your optimized output "
+               "architecture ModelNew. Output the new code in codeblocks. Please generate real code, NOT pseudocode, "
+               "make sure the code compiles and is fully functional. Just output the new model code, no other "
+               "text, and NO testing code!"),
+    "cute": ("Optimize the architecture named Model with custom CuTe DSL kernels! Name your optimized output "
+             "architecture ModelNew. Output the new code in codeblocks. Please generate real code, NOT pseudocode, "
+             "make sure the code compiles and is fully functional. Just output the new model code, no other text, "
+             "and NO testing code!"),
 }
+EXAMPLES = {"cuda": (EXAMPLE_NEW_CUDA, "custom CUDA"), "cpu": (EXAMPLE_NEW_CPU, "custom C++ CPU"),
+            "triton": (EXAMPLE_NEW_TRITON, "Triton"), "cute": (EXAMPLE_NEW_CUTE, "CuTe DSL")}
 
 
 def prompt_device(meta: ProblemMeta | None, requested: str | None = None) -> str:
@@ -163,14 +261,19 @@ def prompt_device(meta: ProblemMeta | None, requested: str | None = None) -> str
     return "cpu" if meta is not None and meta.device == "cpu" else "cuda"
 
 
-def build_prompt(problem_path: str | Path, meta: ProblemMeta | None = None, device: str | None = None) -> str:
-    """The full prompt for one problem file. `device` is 'cuda' or 'cpu' (default: from the metadata)."""
+def build_prompt(problem_path: str | Path, meta: ProblemMeta | None = None, device: str | None = None,
+                 backend: str = "cuda") -> str:
+    """The full prompt for one problem file. `device` is 'cuda' or 'cpu' (default: from the metadata); `backend`
+    the kernel language asked for (grader/backends.py)."""
     device = prompt_device(meta, device)
+    lang = backends.get(backend)
+    if device == "cpu" and not lang.cpu:
+        raise UsageError(f"--backend {backend}: {lang.label} kernels run on NVIDIA GPUs only; use --device cuda")
     source = Path(problem_path).read_text().rstrip() + "\n"
-    example_new = EXAMPLE_NEW_CPU if device == "cpu" else EXAMPLE_NEW_CUDA
-    kind = "custom C++ CPU" if device == "cpu" else "custom CUDA"
+    key = "cpu" if device == "cpu" and lang.name == "cuda" else lang.name
+    example_new, kind = EXAMPLES[key]
     parts = [
-        INTRO[device],
+        INTRO[key],
         "",
         "Here's an example to show you the syntax of inline embedding custom operators in torch. "
         "The example given architecture is:",
@@ -201,8 +304,14 @@ def build_prompt(problem_path: str | Path, meta: ProblemMeta | None = None, devi
                          f"rtol={meta.rtol if meta.rtol is not None else 'default'}.")
     notes.append("ModelNew is constructed with the same get_init_inputs() under the same random seed as Model, so "
                  "parameters created in the same order (and with the same shapes) get the same values.")
-    if device == "cuda":
+    if device == "cuda" and key == "cuda":
         notes.append("The target GPU is an NVIDIA H100 (sm_90); pass extra_cuda_cflags=['-O3', '-arch=sm_90'] "
                      "if you like.")
-    parts += notes + ["", OUTRO[device], ""]
+    elif device == "cuda":
+        notes.append("The target GPU is an NVIDIA H100 (sm_90). The first call of forward() is made before any "
+                     "check or timing, so JIT compilation and autotuning there cost nothing.")
+    elif key == "triton":
+        notes.append("This is a CPU grading: your Triton kernels run on CPU tensors through Triton's interpreter "
+                     "(TRITON_INTERPRET=1), so correctness counts here and speed does not.")
+    parts += notes + ["", OUTRO[key], ""]
     return "\n".join(parts)

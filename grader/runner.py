@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import torch
 
-from grader import cuda_share
+from grader import backends, cuda_share
 from grader.errors import UsageError
 from grader.messages import CudaTensor, FileTensor, Load, Time, Window
 from grader.problems import load_module
@@ -121,6 +121,10 @@ class ModelRunner:
                 torch.set_num_threads(msg.threads)
             if msg.cpus and hasattr(os, "sched_setaffinity"):
                 os.sched_setaffinity(0, msg.cpus)
+        # Before anything imports a JIT: its caches in this worker's private folder, and on a CPU grading what
+        # lets the candidate's kernels run on CPU tensors (Triton's interpreter).
+        os.environ.update(backends.worker_env(os.environ.get("HOME") or os.getcwd(),
+                                              cpu=device == "cpu" and role == "candidate"))
         try:
             problem = load_module(msg.problem, msg.dims, name="kg_problem")
         except UsageError as e:
@@ -153,6 +157,8 @@ class ModelRunner:
             kind = "runtime_error" if role == "candidate" else "problem_error"
             raise WorkerError(kind, f"constructing the model failed: {text}"[:500], traceback.format_exc(limit=-5))
         runner = cls(problem, model, device, role, cast)
+        if role == "candidate":
+            runner.warm_up()
         if msg.handover == "cuda" and device == "cuda":
             try:
                 runner.exporter = cuda_share.Exporter(torch.cuda.current_device())
@@ -165,6 +171,28 @@ class ModelRunner:
         return {"device_name": name, "torch": torch.__version__, "cuda": torch.version.cuda or "",
                 "python": sys.version.split()[0], "handover": "cuda" if self.exporter else "files",
                 "handover_note": self.handover_note}
+
+    def warm_up(self) -> None:
+        """One call on inputs of the problem's shapes, within the compile phase's budget: JITs (Triton, CuTe DSL,
+        CuPy, torch.compile inside a solution) compile and autotune at a first call, which must count neither
+        against correctness trial 1 nor in the timing. Done for every solution, not only those whose imports
+        name a JIT: a first call's lazy work is the compile phase's whatever the source looks like."""
+        try:
+            inputs = self.inputs(int.from_bytes(os.urandom(7), "little"))
+            with torch.no_grad():
+                out = self.model(*inputs)
+            self._sync()
+        except Exception as e:
+            if type(e).__name__ in ("OutOfMemoryError", "MemoryError"):
+                raise
+            text = f"{type(e).__name__}: {e}"
+            if backends.is_compile_error(e):
+                raise WorkerError("compile_error", backends.compile_error_line(e), text[-20000:])
+            if any(m in str(e) for m in BUILD_ERROR_MARKERS):
+                raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
+            raise WorkerError("runtime_error", f"the first call (the compile phase's warm-up) failed: {text}"[:500],
+                              traceback.format_exc(limit=-8))
+        del out, inputs
 
     def inputs(self, seed: int) -> list:
         _seed(seed)
@@ -279,6 +307,22 @@ class ModelRunner:
             return sorted(names)[:500]
         except Exception:
             return None
+
+    def profiled_call(self, seed: int) -> None:
+        """One forward inside the CUDA profiler's range (Nsight Compute started with --profile-from-start off).
+        On the CPU (no profiler range there: the engine profiles CUDA gradings only) just the forward."""
+        inputs = self.inputs(seed)
+        self._sync()
+        cuda = self.device == "cuda"
+        if cuda:
+            torch.cuda.profiler.start()
+        try:
+            with torch.no_grad():
+                self.model(*inputs)
+            self._sync()
+        finally:
+            if cuda:
+                torch.cuda.profiler.stop()
 
     def hand_over(self, outs: list, folder: Path, tag: str) -> tuple[list[CudaTensor | FileTensor], list[int]]:
         """Descriptions of the outputs and the descriptors that go with the reply (caller sends, then closes).

@@ -2,8 +2,8 @@
 
 The starter copies Model's __init__ (so parameters are created in the same order and match), copies any
 helper methods, keeps forward's signature, shows the reference forward as comments, and wires a
-load_inline stub whose kernel merely copies the first input: it compiles and runs, and grades as
-incorrect until the kernel does the real work.
+kernel stub (load_inline CUDA or C++, Triton or CuTe DSL: `--backend`) whose kernel merely copies the first
+input: it compiles and runs, and grades as incorrect until the kernel does the real work.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 import textwrap
 from pathlib import Path
 
+from . import backends
 from .errors import UsageError
 
 CUDA_STUB = r'''cuda_source = r"""
@@ -79,6 +80,63 @@ _ext = load_inline(
 '''
 
 
+TRITON_STUB = r'''@triton.jit
+def {name}_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    # TODO: the real kernel. This stub copies its input so that the file compiles and runs.
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=mask), mask=mask)
+
+
+def {name}_forward(x: torch.Tensor) -> torch.Tensor:
+    x = x.contiguous()
+    y = torch.empty_like(x)
+    n = x.numel()
+    BLOCK = 1024
+    {name}_kernel[(triton.cdiv(n, BLOCK),)](x, y, n, BLOCK=BLOCK)
+    return y
+'''
+
+CUTE_STUB = r'''THREADS = 256
+
+
+@cute.kernel
+def {name}_kernel(gX: cute.Tensor, gY: cute.Tensor):
+    # TODO: the real kernel. This stub copies its (flattened) input so that the file compiles and runs.
+    i = cute.arch.block_idx()[0] * cute.arch.block_dim()[0] + cute.arch.thread_idx()[0]
+    if i < cute.size(gX):
+        gY[i] = gX[i]
+
+
+@cute.jit
+def {name}_launch(mX: cute.Tensor, mY: cute.Tensor):
+    blocks = (cute.size(mX) + THREADS - 1) // THREADS
+    {name}_kernel(mX, mY).launch(grid=(blocks, 1, 1), block=(THREADS, 1, 1))
+
+
+_compiled = {{}}  # numel -> what cute.compile built for it (it compiles at the first call: the compile phase)
+
+
+def {name}_forward(x: torch.Tensor) -> torch.Tensor:
+    x = x.contiguous()
+    y = torch.empty_like(x)
+    mx, my = from_dlpack(x.view(-1), assumed_align=16), from_dlpack(y.view(-1), assumed_align=16)
+    if x.numel() not in _compiled:
+        _compiled[x.numel()] = cute.compile({name}_launch, mx, my)
+    _compiled[x.numel()](mx, my)
+    return y
+'''
+
+# Per backend: the imports a starter begins with, and its stub (CUDA's and C++'s call `_ext.NAME_forward`).
+HEADERS = {
+    "cuda": ["import torch", "import torch.nn as nn", "from torch.utils.cpp_extension import load_inline"],
+    "triton": ["import torch", "import torch.nn as nn", "import triton", "import triton.language as tl"],
+    "cute": ["import cutlass.cute as cute", "import torch", "import torch.nn as nn",
+             "from cutlass.cute.runtime import from_dlpack"],
+}
+STUBS = {"triton": TRITON_STUB, "cute": CUTE_STUB}
+
+
 def _ident(name: str) -> str:
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     if not out or out[0].isdigit():
@@ -109,8 +167,13 @@ def _lines(src_lines: list[str], node: ast.AST, indent: str | None = None) -> li
 _SUPER = re.compile(r"super\(\s*Model\s*,\s*self\s*\)")
 
 
-def render(problem_path: str | Path, device: str = "cuda", name: str | None = None) -> str:
-    """Source of a starter solution for the problem at `problem_path`."""
+def render(problem_path: str | Path, device: str = "cuda", name: str | None = None, backend: str = "cuda") -> str:
+    """Source of a starter solution for the problem at `problem_path`, in `backend`'s kernel language
+    (grader/backends.py; on the CPU, Triton runs through its interpreter and CuTe DSL not at all)."""
+    lang = backends.get(backend)
+    if device == "cpu" and not lang.cpu:
+        raise UsageError(f"--backend {backend}: {lang.label} kernels run on NVIDIA GPUs only; pick --backend "
+                         f"{' or '.join(b.name for b in backends.BACKENDS.values() if b.cpu)} for the CPU")
     path = Path(problem_path)
     try:
         src = path.read_text()
@@ -127,7 +190,7 @@ def render(problem_path: str | Path, device: str = "cuda", name: str | None = No
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             imports += _lines(lines, node)
-    base = ["import torch", "import torch.nn as nn", "from torch.utils.cpp_extension import load_inline"]
+    base = HEADERS[lang.name]
     header = base + [ln for ln in dict.fromkeys(imports) if ln.strip() not in base]
 
     methods = [n for n in model.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
@@ -159,12 +222,13 @@ def render(problem_path: str | Path, device: str = "cuda", name: str | None = No
     body += ["", *sig, "        # Reference (Model.forward):"]
     body += [("        #   " + ln).rstrip() for ln in ref if ln.strip()]
     if args:
-        body.append(f"        return _ext.{ident}_forward({args[0]})  # TODO: call your kernel(s) here")
+        call = f"{ident}_forward" if lang.name in STUBS else f"_ext.{ident}_forward"
+        body.append(f"        return {call}({args[0]})  # TODO: call your kernel(s) here")
     else:
         body.append("        raise NotImplementedError('call your kernel here')")
 
-    stub = (CPU_STUB if device == "cpu" else CUDA_STUB).format(name=ident)
-    what = "C++ (CPU)" if device == "cpu" else "CUDA"
+    stub = STUBS.get(lang.name, CPU_STUB if device == "cpu" else CUDA_STUB).format(name=ident)
+    what = backends.label(lang, device)
     out = [
         f'"""Starter solution for problem `{path.stem}` ({what}), generated by `grader new`.',
         "",

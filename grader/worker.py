@@ -105,6 +105,9 @@ def main() -> int:
                 send_outputs(float64_outputs(runner, msg.seed, msg.bits, msg.budget_bytes), msg.tag)
             elif isinstance(msg, m.Profile):
                 chan.send(m.Profiled(names=runner.profile(msg.seed)))
+            elif isinstance(msg, m.NcuRange):
+                runner.profiled_call(msg.seed)
+                chan.send(m.Done())
             elif isinstance(msg, m.Exit):
                 return 0
             else:

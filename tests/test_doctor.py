@@ -33,6 +33,8 @@ def test_doctor_reports_this_machine_and_a_fix_for_everything_not_ok():
     assert checks["torch"]["detail"].startswith(torch.__version__)
     from grader.compile_cache import CompileCache
     assert checks["compile cache"]["detail"].startswith(str(CompileCache().root))
+    from importlib.util import find_spec
+    assert checks["Triton"]["level"] == ("ok" if find_spec("triton") else "warn"), checks["Triton"]
 
 
 def test_plain_output_is_one_screen_with_each_fix_under_its_finding():

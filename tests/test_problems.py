@@ -20,7 +20,10 @@ from grader.errors import UsageError
 from grader.models import ProblemMeta
 
 PROBLEMS = sorted(p for p in (ROOT / "problems").rglob("*.py") if not p.name.startswith("_"))
-SOLUTIONS = sorted((ROOT / "solutions").rglob("*.py"))
+# The load_inline solutions, one folder per level; solutions/triton and solutions/cute hold other kernel
+# languages (grader/backends.py) and are checked in tests/test_backends.py.
+SOLUTIONS = sorted(p for p in (ROOT / "solutions").rglob("*.py") if p.parent.name == "cpu"
+                   or p.parent.name.startswith("level"))
 CPU_SOLUTIONS = sorted((ROOT / "solutions" / "cpu").glob("*.py"))
 BY_NAME = {p.stem: p for p in PROBLEMS}
 

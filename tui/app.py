@@ -187,6 +187,8 @@ class KernelTUI(App):
                             partial(main.action_tab, "solution"))
         yield SystemCommand("History tab", "Every attempt, speedups and diffs (F4)",
                             partial(main.action_tab, "history"))
+        yield SystemCommand("Profile tab", "Nsight Compute per kernel of the last profiled grading (F5)",
+                            partial(main.action_tab, "profile"))
         yield SystemCommand("Toggle sidebar", "Show or hide the problem browser (F7)", main.action_toggle_sidebar)
         if self.settings.show_reference_solutions and main.problem is not None:
             yield SystemCommand("Load reference solution", "Replace the editor with solutions/… (a .bak is kept)",

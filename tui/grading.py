@@ -74,7 +74,8 @@ def build_request(settings: Settings, problem: ProblemInfo, solution: Path, devi
     return GradeRequest(solution=str(solution), problem=str(problem.path), problems_dir=settings.problems_dir,
                         device=device, sandbox=settings.sandbox, trials=settings.trials,
                         timeouts=settings.timeouts, baseline_compile=settings.baseline_compile,
-                        strict=settings.strict, max_timing_s=settings.max_timing_s)
+                        strict=settings.strict, max_timing_s=settings.max_timing_s,
+                        profile=settings.profile and device == "cuda")
 
 
 def run_grade(request: GradeRequest, on_event: Callable[[ProgressEvent], None], cancel: threading.Event) -> Report:

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     max_timing_s: float = Field(10.0, gt=0, description="cap of each timing loop, seconds")
     baseline_compile: bool = Field(True, description="also time torch.compile of the reference")
     strict: bool = Field(False, description="refuse solutions that launch no custom kernel")
+    profile: bool = Field(False, description="after a passing CUDA grading, profile one forward with Nsight "
+                                             "Compute (the Profile tab)")
     autosave: bool = Field(True, description="save the editor to the workspace as you type")
     show_reference_solutions: bool = Field(False, description="offer the bundled reference solutions "
                                                               "(solutions/) in the command palette")

@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import psutil
-import pytest
 
 from adv_helpers import (ADD, FAST, FIXTURES, ROOT, SOLUTIONS, explain, grade, processes_with, render,
                          report_of, wait_gone)
@@ -27,12 +26,11 @@ def test_python_infinite_loop_times_out():
 
 
 def test_cpp_infinite_loop_times_out():
-    # tests/fixtures/add_hang.py: a compiled extension that spins forever (GIL held, no Python to interrupt).
+    # tests/fixtures/add_hang.py: a compiled extension that spins forever (GIL held, no Python to interrupt). Its
+    # first call is the compile phase's warm-up (docs/backends.md), so that phase's budget is what runs out.
     proc, report = grade(FIXTURES / "add_hang.py", "--timeout", "150")
     assert report["status"] == "timeout", explain(report)
-    if "compile" in report["message"]:
-        pytest.skip("this machine compiled too slowly to reach the loop within the timeout")
-    assert "correctness" in report["message"], explain(report)
+    assert "the compile phase's budget of 150s ran out" in report["message"], explain(report)
 
 
 def test_sleep_at_import_times_out_in_the_compile_phase():
@@ -45,9 +43,10 @@ def test_fork_bomb_is_stopped_and_nothing_survives(tmp_path):
     marker = f"kgbomb-{uuid.uuid4().hex}"
     proc, report = grade(render("fork_bomb.py", tmp_path, MARKER=marker), "--timeout", "60")
     # Every containment the grader can honestly report: the watchdog's process or memory limit; the phase
-    # budget, when a loaded machine let the bomb sleep out its budget below the limits; the fork refused
-    # inside the worker (a process limit of the kernel's), which ends forward() with its error.
-    honest = {"resource_limit": ("process count", "host memory"), "timeout": ("correctness phase's budget",),
+    # budget (the compile phase's: forward's first call is its warm-up), when a loaded machine let the bomb sleep
+    # out its budget below the limits; the fork refused inside the worker (a process limit of the kernel's),
+    # which ends forward() with its error.
+    honest = {"resource_limit": ("process count", "host memory"), "timeout": ("compile phase's budget",),
               "runtime_error": ("BlockingIOError", "Resource temporarily unavailable")}
     assert report["status"] in honest, explain(report)
     assert any(n in report["message"] for n in honest[report["status"]]), explain(report)

@@ -17,7 +17,8 @@ from tui_testlib import app_on, wait_for
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tui.md"
 # Keys of the app and the main screen that must reach them whatever has focus.
 APP_KEYS = {"f6": "settings", "f7": "toggle_sidebar", "f2": "tab('problem')", "f3": "tab('solution')",
-            "f4": "tab('history')", "f8": "next_error", "ctrl+r": "submit", "ctrl+t": "check", "ctrl+g": "cancel",
+            "f4": "tab('history')", "f5": "tab('profile')", "f8": "next_error", "ctrl+r": "submit", "ctrl+t": "check",
+            "ctrl+g": "cancel",
             "ctrl+s": "save", "ctrl+o": "focus_browser", "f1": "help"}
 
 

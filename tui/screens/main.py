@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, TextArea
 from textual.worker import get_current_worker
 
+from grader import backends
 from grader.errors import UsageError
 
 from ..catalog import ProblemInfo
@@ -34,6 +35,7 @@ from ..widgets.editor import KernelEditor
 from ..widgets.grade_panel import GradePanel, Outcome
 from ..widgets.history_view import HistoryView
 from ..widgets.problem_view import ProblemView
+from ..widgets.profile_view import ProfileView
 from .diff import DiffScreen
 
 SNAPSHOT_NAME = "solution.py"   # what the grader sees; a unique folder per submission
@@ -54,6 +56,7 @@ class MainScreen(Screen):
         Binding("f2", "tab('problem')", "Problem", priority=True, group=TABS),
         Binding("f3", "tab('solution')", "Solution", priority=True, group=TABS),
         Binding("f4", "tab('history')", "History", priority=True, group=TABS),
+        Binding("f5", "tab('profile')", "Profile", priority=True, group=TABS),
         Binding("f6", "settings", "Settings", priority=True),
         Binding("f7", "toggle_sidebar", "Sidebar", priority=True, tooltip="Show or hide the problem browser"),
     ]
@@ -69,6 +72,7 @@ class MainScreen(Screen):
         self._graded_problem: str | None = None
         self._outcomes: dict[str, Outcome] = {}        # problem name -> what its last run left on the panel
         self.status_plain = ""
+        self.backend = backends.CUDA                   # the editor's kernel language, read from its imports
 
     # ------------------------------------------------------------ layout
 
@@ -88,6 +92,8 @@ class MainScreen(Screen):
                         yield self._panel
                 with TabPane("History", id="history"):
                     yield HistoryView(id="history-view")
+                with TabPane("Profile", id="profile"):
+                    yield ProfileView(id="profile-view")
         yield Static("", id="status-bar")
         yield Footer(compact=True)
 
@@ -123,8 +129,9 @@ class MainScreen(Screen):
             parts.append(Text("no CUDA GPU: edit, ctrl+t compile-checks, CPU problems grade", style="yellow"))
         if self.problem is not None:
             device, _ = choose_device(app.settings, self.problem, gpu)
-            parts.append(Text(f"{self.problem.name} → {device or 'cannot grade here'}",
-                              style="bold" if device else "bold yellow"))
+            parts.append(Text.assemble((f"{self.problem.name} → {device or 'cannot grade here'}",
+                                        "bold" if device else "bold yellow"),
+                                       (f" · {backends.label(self.backend, device or 'cuda')}", "cyan")))
             path = app.workspace.solution_path(self.problem.name)
             try:
                 shown = str(path.relative_to(Path.cwd()))
@@ -190,6 +197,7 @@ class MainScreen(Screen):
         self.problem = problem
         self._saved_text = text
         self.editor.load_text(text)
+        self.backend = backends.detect_source(text)
         self.dirty = False
         self.editor.border_title = f"{problem.name} · ModelNew"
         self.editor.border_subtitle = "ctrl+r submit · ctrl+t compile check · F8 next error"
@@ -218,8 +226,9 @@ class MainScreen(Screen):
         if self.problem is None:
             return
         dirty = self.editor.text != self._saved_text
-        if dirty != self.dirty:
-            self.dirty = dirty
+        backend = backends.detect_source(self.editor.text)
+        if dirty != self.dirty or backend is not self.backend:
+            self.dirty, self.backend = dirty, backend
             self.update_status()
 
     def _autosave_tick(self) -> None:
@@ -312,6 +321,8 @@ class MainScreen(Screen):
     def _finished(self, message: GradeFinished) -> None:
         report, problem = message.report, message.problem
         self.panel.finish(report)
+        if report.profile is not None:
+            self.query_one(ProfileView).show(report)
         diags = []
         if report.status.value in ("compile_error", "runtime_error"):
             diags = diagnostics("\n".join([report.compile_log, report.message, report.worker_log]), message.source,

@@ -62,6 +62,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
                        "default on — also time torch.compile of the reference")
             yield _row("strict", Switch(s.strict, id="strict"),
                        "default off — refuse solutions that launch no custom kernel")
+            yield _row("profile", Switch(s.profile, id="profile"),
+                       "default off — Nsight Compute per kernel after a passing CUDA grading (F5 tab)")
             yield _row("autosave", Switch(s.autosave, id="autosave"),
                        "default on — save the editor to the workspace as you type")
             yield _row("reference solutions", Switch(s.show_reference_solutions, id="show_reference_solutions"),

@@ -1,4 +1,5 @@
-# Lazy: right for the first calls (the correctness trials), then skips the work and returns zeros.
+# Lazy: right for the first calls (the compile phase's warm-up call and the 3 correctness trials of the fast
+# settings), then skips the work and returns zeros.
 import torch
 import torch.nn as nn
 
@@ -10,6 +11,6 @@ class ModelNew(nn.Module):
 
     def forward(self, a, b):
         self.calls += 1
-        if self.calls <= 3:
+        if self.calls <= 4:
             return a + b
         return torch.zeros_like(a)
