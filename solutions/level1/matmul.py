@@ -1,5 +1,7 @@
-"""Reference CUDA solution for problem `matmul`: 128 x 128 register-tiled SGEMM (8 x 8 outputs per thread),
-float32 FMA throughout."""
+"""Reference CUDA solution for problem `matmul`: The SGEMM is register-blocked (128 x 128 tiles, 8 x 8 outputs per
+thread read as float4s from shared memory, next k-slice prefetched into registers, double-buffered shared memory),
+plain FP32 FMAs, no TF32; it aims at 60% or more of cuBLAS's FP32 SGEMM. Roofline on an H200: 137 GFLOP at 67
+TFLOP/s FP32 is 2.05 ms; cuBLAS reaches about 50 TFLOP/s (2.7 ms)."""
 
 import torch
 import torch.nn as nn

@@ -1,5 +1,8 @@
-"""Reference CUDA solution for problem `rmsnorm_linear`: RMSNorm kernel (one block per row) writes the normalised
-rows, then the SGEMM against the (out, in) weight."""
+"""Reference CUDA solution for problem `rmsnorm_linear`: RMSNorm kernel (one block per row) writes the normalised rows,
+then the SGEMM against the (out, in) weight. The SGEMM is register-blocked (128 x 128 tiles, 8 x 8 outputs per
+thread read as float4s from shared memory, next k-slice prefetched into registers, double-buffered shared memory),
+plain FP32 FMAs, no TF32; it aims at 60% or more of cuBLAS's FP32 SGEMM. Roofline on an H200: 137 GFLOP at 67
+TFLOP/s FP32, 2.05 ms."""
 
 import torch
 import torch.nn as nn

@@ -1,5 +1,7 @@
-"""Reference CUDA solution for problem `scale_softmax`: batched SGEMM Q K^T (K read as an (N, K) operand) with
-the scale in its epilogue, then the online softmax kernel in place over each row."""
+"""Reference CUDA solution for problem `scale_softmax`: batched SGEMM Q K^T (K read as an (N, K) operand) with the
+scale in its epilogue, then the online softmax kernel in place over each row. The SGEMM is register-blocked (128 x
+128 tiles, 8 x 8 outputs per thread read as float4s from shared memory, next k-slice prefetched into registers,
+double-buffered shared memory), plain FP32 FMAs, no TF32; it aims at 60% or more of cuBLAS's FP32 SGEMM."""
 
 import torch
 import torch.nn as nn

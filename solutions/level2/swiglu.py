@@ -1,5 +1,8 @@
-"""Reference CUDA solution for problem `swiglu`: two SGEMMs: x W3^T is stored, and the x W1^T GEMM's epilogue
-computes silu(acc) * (x W3^T) in place of a separate elementwise pass."""
+"""Reference CUDA solution for problem `swiglu`: two SGEMMs: x W3^T is stored, and the x W1^T GEMM's epilogue computes
+silu(acc) * (x W3^T) in place of separate SiLU and multiply passes. The SGEMM is register-blocked (128 x 128 tiles,
+8 x 8 outputs per thread read as float4s from shared memory, next k-slice prefetched into registers, double-buffered
+shared memory), plain FP32 FMAs, no TF32; it aims at 60% or more of cuBLAS's FP32 SGEMM. Roofline on an H200: 68.7
+GFLOP at 67 TFLOP/s FP32, 1.03 ms."""
 
 import torch
 import torch.nn as nn

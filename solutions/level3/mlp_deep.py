@@ -1,5 +1,7 @@
-"""Reference CUDA solution for problem `mlp_deep`: every Linear is the SGEMM with bias (+ ReLU) fused in its
-epilogue."""
+"""Reference CUDA solution for problem `mlp_deep`: every Linear is the SGEMM with bias (+ ReLU) fused in its epilogue.
+The SGEMM is register-blocked (128 x 128 tiles, 8 x 8 outputs per thread read as float4s from shared memory, next
+k-slice prefetched into registers, double-buffered shared memory), plain FP32 FMAs, no TF32; it aims at 60% or more
+of cuBLAS's FP32 SGEMM. Roofline on an H200: 112 GFLOP at 67 TFLOP/s FP32, 1.67 ms."""
 
 import torch
 import torch.nn as nn
