@@ -17,18 +17,6 @@ static inline void check_cuda(const torch::Tensor& t, const char* name, torch::S
     TORCH_CHECK(t.scalar_type() == dt, name, " has the wrong dtype");
     TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
 }
-// Enough blocks to fill the GPU for grid-stride loops.
-static inline unsigned fill_blocks(long long work_items, int threads) {
-    static int sms = 0;
-    if (!sms) {
-        int dev = 0;
-        C10_CUDA_CHECK(cudaGetDevice(&dev));
-        C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    }
-    const long long cap = 4LL * sms * (2048 / threads);
-    const long long need = (work_items + threads - 1) / threads;
-    return (unsigned)(need < cap ? (need > 0 ? need : 1) : cap);
-}
 __global__ void embedding_kernel(const long long* __restrict__ ids, const float* __restrict__ table, float* __restrict__ out,
                                  long long tokens, int V, int E) {
     for (long long t = blockIdx.x; t < tokens; t += gridDim.x) {

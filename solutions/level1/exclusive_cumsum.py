@@ -18,18 +18,6 @@ static inline void check_cuda(const torch::Tensor& t, const char* name, torch::S
     TORCH_CHECK(t.scalar_type() == dt, name, " has the wrong dtype");
     TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
 }
-// Enough blocks to fill the GPU for grid-stride loops.
-static inline unsigned fill_blocks(long long work_items, int threads) {
-    static int sms = 0;
-    if (!sms) {
-        int dev = 0;
-        C10_CUDA_CHECK(cudaGetDevice(&dev));
-        C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    }
-    const long long cap = 4LL * sms * (2048 / threads);
-    const long long need = (work_items + threads - 1) / threads;
-    return (unsigned)(need < cap ? (need > 0 ? need : 1) : cap);
-}
 #define SC_THREADS 256
 #define SC_PER 32
 __global__ void __launch_bounds__(SC_THREADS) exscan_rows_kernel(const float* __restrict__ x, float* __restrict__ y, int D) {

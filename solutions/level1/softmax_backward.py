@@ -18,27 +18,10 @@ static inline void check_cuda(const torch::Tensor& t, const char* name, torch::S
     TORCH_CHECK(t.scalar_type() == dt, name, " has the wrong dtype");
     TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
 }
-// Enough blocks to fill the GPU for grid-stride loops.
-static inline unsigned fill_blocks(long long work_items, int threads) {
-    static int sms = 0;
-    if (!sms) {
-        int dev = 0;
-        C10_CUDA_CHECK(cudaGetDevice(&dev));
-        C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    }
-    const long long cap = 4LL * sms * (2048 / threads);
-    const long long need = (work_items + threads - 1) / threads;
-    return (unsigned)(need < cap ? (need > 0 ? need : 1) : cap);
-}
 
 __device__ __forceinline__ float warp_sum(float v) {
     #pragma unroll
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
-    return v;
-}
-__device__ __forceinline__ float warp_max(float v) {
-    #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
     return v;
 }
 // Block-wide sum; every thread gets it. `sh` holds 32 floats; safe to call repeatedly.
@@ -50,15 +33,6 @@ __device__ __forceinline__ float block_sum(float v, float* sh) {
     __syncthreads();
     v = lane < nw ? sh[lane] : 0.f;
     return warp_sum(v);
-}
-__device__ __forceinline__ float block_max(float v, float* sh) {
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = warp_max(v);
-    __syncthreads();
-    if (lane == 0) sh[wid] = v;
-    __syncthreads();
-    v = lane < nw ? sh[lane] : -FLT_MAX;
-    return warp_max(v);
 }
 // A row of up to ROW_V * 4 * blockDim.x floats lives in registers (ROW_V float4 per thread, coalesced).
 #define ROW_THREADS 256

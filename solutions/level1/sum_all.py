@@ -37,11 +37,6 @@ __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
     return v;
 }
-__device__ __forceinline__ float warp_max(float v) {
-    #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
-    return v;
-}
 // Block-wide sum; every thread gets it. `sh` holds 32 floats; safe to call repeatedly.
 __device__ __forceinline__ float block_sum(float v, float* sh) {
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -51,15 +46,6 @@ __device__ __forceinline__ float block_sum(float v, float* sh) {
     __syncthreads();
     v = lane < nw ? sh[lane] : 0.f;
     return warp_sum(v);
-}
-__device__ __forceinline__ float block_max(float v, float* sh) {
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
-    v = warp_max(v);
-    __syncthreads();
-    if (lane == 0) sh[wid] = v;
-    __syncthreads();
-    v = lane < nw ? sh[lane] : -FLT_MAX;
-    return warp_max(v);
 }
 __global__ void partial_sums_kernel(const float* __restrict__ x, long long n, float* __restrict__ partial) {
     __shared__ float sh[32];

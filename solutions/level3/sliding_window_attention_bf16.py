@@ -20,18 +20,6 @@ static inline void check_cuda(const torch::Tensor& t, const char* name, torch::S
     TORCH_CHECK(t.scalar_type() == dt, name, " has the wrong dtype");
     TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
 }
-// Enough blocks to fill the GPU for grid-stride loops.
-static inline unsigned fill_blocks(long long work_items, int threads) {
-    static int sms = 0;
-    if (!sms) {
-        int dev = 0;
-        C10_CUDA_CHECK(cudaGetDevice(&dev));
-        C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    }
-    const long long cap = 4LL * sms * (2048 / threads);
-    const long long need = (work_items + threads - 1) / threads;
-    return (unsigned)(need < cap ? (need > 0 ? need : 1) : cap);
-}
 #include <cuda_bf16.h>
 // Flash attention (FA2 style) on bf16 tensor cores through mma.sync.m16n8k16. A block of 4 warps owns 64 query
 // rows (16 per warp) of one head; key/value tiles of 64 pass through shared memory (V stored transposed so
