@@ -1,20 +1,22 @@
-"""Grade every reference CUDA solution against its problem through the real grader, on a GPU.
+"""Grade every reference solution against its problem through the real grader, on any GPU (or the CPU track).
 
-    python bench/library_h100.py OUT.md [--compile-baseline] [--only relu,matmul] [--level 1]
-                                        [--shard 1/2] [--resume] [--jobs 6] [--budget-s 420]
-    python bench/library_h100.py ALL.md --merge a.json b.json      # join shards, no GPU needed
+    python bench/library.py [OUT.md] [--only relu,matmul] [--level 1] [--jobs 8] [--compile-baseline]
+                            [--resume] [--budget-s 480] [--write-doc docs/problems.md]
+    python bench/library.py ALL.md --merge a.json b.json      # join runs, no GPU needed
 
-Prints one line per problem as it finishes, then a table (problem, verdict, speedup vs eager,
-speedup vs torch.compile, runtime, roofline fraction), and writes the table as markdown to OUT.md and
-the raw rows to OUT.json (which --resume reads to skip problems already graded).
+Prints one line per problem as it finishes, then a table (problem, verdict, speedup vs eager and vs
+torch.compile, runtime, roofline fraction, achieved TFLOP/s and GB/s) and the median speedup vs eager of
+levels 1 and 2, writes the table as markdown to OUT.md (default library.md) and the raw rows to OUT.json,
+which --resume reads to skip problems already graded. --write-doc DOC replaces the table between the
+`<!-- LIBRARY-TABLE -->` markers of DOC (docs/problems.md) with the table of every row in OUT.json.
 
 Speed: each grading compiles its solution with load_inline (tens of seconds of CPU), so gradings run
---jobs at a time; a lock taken when a grading reaches its correctness phase and released when it is done
-keeps every GPU phase (correctness, timing, baselines) alone on the device, so timings never overlap.
-torch.compile baselines are off unless --compile-baseline (each costs an inductor compile on the GPU
-lock). --budget-s stops starting new gradings after that many seconds (default 420, so that a run ends
-within a 10-minute command limit); the rest are listed as 'not run' and a later --resume run (or another
---shard) grades them; --merge joins the JSON rows of several runs into one table.
+--jobs at a time. The engine takes a machine-wide lock per device (grader/device_lock.py) from the
+correctness phase to the end, so the compiles overlap while correctness checks, timings and baselines
+run one grading at a time and never measure each other. torch.compile baselines are off unless
+--compile-baseline (each costs an inductor compile under that lock). --budget-s stops starting new
+gradings after that many seconds (default 480, so that a run ends within a 10-minute command limit);
+the rest are listed as 'not run' and the same command with --resume grades them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import concurrent.futures as cf
 import json
 import os
 import sys
+import statistics
 import threading
 import time
 from datetime import datetime, timezone
@@ -34,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader import problems  # noqa: E402
 from grader.engine import grade  # noqa: E402
-from grader.models import GradeRequest, Phase, ProgressEvent, Timeouts  # noqa: E402
+from grader.models import GradeRequest, Timeouts  # noqa: E402
 
 COLUMNS = ["problem", "level", "verdict", "speedup vs eager", "speedup vs compile", "runtime ms", "eager ms",
            "roofline", "TFLOP/s", "GB/s", "flags"]
@@ -56,35 +59,6 @@ def solution_files(levels: set[int] | None, only: set[str] | None, device: str =
     if only:
         files = [f for f in files if f.stem in only]
     return files
-
-
-class GpuTurn:
-    """One grading at a time past the compile phase."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-
-    def grade(self, req: GradeRequest, log) -> object:
-        held = False
-
-        def on_event(ev: ProgressEvent) -> None:
-            nonlocal held
-            if ev.phase is Phase.correctness and ev.kind == "start" and not held:
-                t = time.monotonic()
-                self.lock.acquire()
-                held = True
-                waited = time.monotonic() - t
-                if waited > 1:
-                    log(f"  {Path(req.solution).stem}: compiled; waited {waited:.0f}s for the GPU")
-            elif ev.phase is Phase.done and held:
-                held = False
-                self.lock.release()
-
-        try:
-            return grade(req, on_event)
-        finally:
-            if held:
-                self.lock.release()
 
 
 def row_from(sol: Path, report, seconds: float) -> dict:
@@ -132,13 +106,35 @@ def print_table(rows: list[dict]) -> None:
         print("  ".join(x.ljust(w) for x, w in zip(b, widths, strict=True)))
 
 
+def summary(rows: list[dict]) -> str:
+    """Median speedup vs eager over the passed level 1 and level 2 rows, and how many beat eager."""
+    sp = [r["speedup"] for r in rows if r.get("level") in (1, 2) and r["verdict"] == "passed" and r.get("speedup")]
+    if not sp:
+        return "levels 1-2: no passed rows with a speedup"
+    return (f"levels 1-2: median speedup vs eager {statistics.median(sp):.2f}x over {len(sp)} passed solutions, "
+            f"{sum(x >= 1.0 for x in sp)} at or above 1.0x")
+
+
+BEGIN, END = "<!-- LIBRARY-TABLE", "<!-- /LIBRARY-TABLE -->"
+
+
+def write_doc(doc: Path, table_md: str) -> None:
+    """Put `table_md` between the markers of `doc`; a doc without them is an error naming the fix."""
+    text = doc.read_text()
+    a, b = text.find(BEGIN), text.find(END)
+    if a < 0 or b < a:
+        raise SystemExit(f"{doc}: no '{BEGIN} ... -->' / '{END}' markers; add them where the table belongs")
+    head_end = text.index("-->", a) + len("-->")
+    doc.write_text(text[:head_end] + "\n" + table_md + text[b:])
+
+
 def markdown(rows: list[dict], opts: dict, not_run: list[str]) -> str:
     devices = sorted({r["device"] for r in rows if r.get("device")})
     torches = sorted({r["torch"] for r in rows if r.get("torch")})
     passed = sum(r["verdict"] == "passed" for r in rows)
     lines = [
         f"Graded {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {', '.join(devices) or 'unknown device'}"
-        f" (torch {', '.join(torches) or '?'}) with `bench/library_h100.py`: {passed}/{len(rows)} passed; "
+        f" (torch {', '.join(torches) or '?'}) with `bench/library.py`: {passed}/{len(rows)} passed; "
         f"trials={opts['trials']}, max timing {opts['max_timing_s']} s per loop, torch.compile baseline "
         f"{'on' if opts['compile_baseline'] else 'off'}.",
         "",
@@ -146,6 +142,7 @@ def markdown(rows: list[dict], opts: dict, not_run: list[str]) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(b) + " |" for b in table_rows(rows)]
+    lines += ["", summary(rows) + "."]
     failed = [r for r in rows if r["verdict"] != "passed"]
     if failed:
         lines += ["", "Not passed:", ""]
@@ -157,7 +154,8 @@ def markdown(rows: list[dict], opts: dict, not_run: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", help="markdown file to write (raw rows go to the same name with .json)")
+    ap.add_argument("out", nargs="?", default="library.md",
+                    help="markdown file to write (raw rows go to the same name with .json); default library.md")
     ap.add_argument("--compile-baseline", action="store_true", help="also time torch.compile (slow)")
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--max-timing-s", type=float, default=1.0, help="cap of each timing loop")
@@ -167,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--level", type=int, action="append", help="only these levels (repeatable)")
     ap.add_argument("--shard", help="I/N: grade every N-th solution starting at the I-th (1-based)")
     ap.add_argument("--resume", action="store_true", help="keep rows already in OUT.json, grade the rest")
-    ap.add_argument("--budget-s", type=float, default=420,
-                    help="start no grading after this many seconds (default 420: in-flight ones finish by ~10 min)")
+    ap.add_argument("--budget-s", type=float, default=480,
+                    help="start no grading after this many seconds (default 480: in-flight ones finish by ~10 min)")
+    ap.add_argument("--write-doc", metavar="DOC",
+                    help="replace the table between the LIBRARY-TABLE markers of DOC with every row of OUT.json")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="no grading: merge the rows of earlier runs (their OUT.json files) into OUT.md")
     ap.add_argument("--sandbox", default="local", choices=["auto", "local", "docker"])
@@ -189,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(markdown(rows_m, opts_m, []))
         raw.write_text(json.dumps(rows_m, indent=1))
-        print(f"wrote {out} and {raw}")
+        print(summary(rows_m))
+        if args.write_doc:
+            write_doc(Path(args.write_doc), out.read_text())
+        print(f"wrote {out} and {raw}" + (f" and the table in {args.write_doc}" if args.write_doc else ""))
         return 0
     files = solution_files(set(args.level) if args.level else None,
                            set(args.only.split(",")) if args.only else None, args.device)
@@ -209,7 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         with print_lock:
             print(f"[{time.monotonic() - start:6.1f}s] {msg}", flush=True)
 
-    turn = GpuTurn()
     not_run: list[str] = []
     save_lock = threading.Lock()
 
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                               timing=120))
         t = time.monotonic()
         try:
-            report = turn.grade(req, log)
+            report = grade(req)
         except Exception as e:  # noqa: BLE001 - one broken grading must not stop the table
             log(f"{sol.stem}: grader error {type(e).__name__}: {e}")
             return {"problem": sol.stem, "level": level_of(sol), "verdict": "error",
@@ -252,7 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown(all_rows, opts, sorted(not_run)))
     raw.write_text(json.dumps(all_rows, indent=1))
-    log(f"wrote {out} and {raw}" + (f"; not run (budget): {', '.join(sorted(not_run))}" if not_run else ""))
+    print(summary(all_rows))
+    if args.write_doc:
+        write_doc(Path(args.write_doc), out.read_text())
+    log(f"wrote {out} and {raw}" + (f" and the table in {args.write_doc}" if args.write_doc else "")
+        + (f"; not run (budget): {', '.join(sorted(not_run))}; rerun with --resume" if not_run else ""))
     return 0 if all(r["verdict"] == "passed" for r in all_rows) and not not_run else 1
 
 
