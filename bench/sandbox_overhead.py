@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
-from grader.protocol import Channel  # noqa: E402
+from grader.protocol.wire import Channel  # noqa: E402
 from sandbox import BACKENDS, WorkerSpec  # noqa: E402
 
 SPEC = WorkerSpec(module="echo_worker", pythonpath=[str(REPO / "tests" / "sandbox"), str(REPO)])

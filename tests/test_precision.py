@@ -16,9 +16,9 @@ import torch
 
 from kgtest import FIXTURES, ROOT, report_of, run_grader
 
-from grader import lint, policy, precision, problems
-from grader.compare import tolerance
-from grader.runner import ModelRunner
+from grader.judge import lint, policy, precision, problems
+from grader.judge.compare import tolerance
+from grader.jail.runner import ModelRunner
 
 RAND = FIXTURES / "matmul_rand.py"                                  # positive inputs: large sums
 RANDN = ROOT / "tests" / "adversarial" / "problems" / "matmul_cpu.py"  # zero-mean inputs

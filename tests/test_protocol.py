@@ -9,9 +9,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from grader import messages as m
-from grader import protocol
-from grader.protocol import Channel, ProtocolError, read_tensor, write_tensor
+from grader.protocol import messages as m
+from grader.protocol import wire
+from grader.protocol.wire import Channel, ProtocolError, read_tensor, write_tensor
 
 
 def test_every_command_round_trips_through_json_and_the_union():
@@ -105,7 +105,8 @@ def test_tensors_over_a_part_travel_in_parts_and_every_part_is_checked(tmp_path,
 
 
 def test_outputs_fall_back_to_files_where_cuda_cannot_share_memory(monkeypatch):
-    from grader import cuda_share, engine
+    from grader.protocol import cuda_share
+    from grader.judge import engine
 
     monkeypatch.delenv("KG_HANDOVER", raising=False)
     assert engine.handover_for("cpu") == "files"

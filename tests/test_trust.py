@@ -1,4 +1,4 @@
-"""The speedup trust rules (grader/trust.py) and the window checksum (grader/timing.py), one row per rule."""
+"""The speedup trust rules (grader/judge/trust.py) and the window checksum (grader/jail/timing.py), one row per rule."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from grader import trust
+from grader.judge import trust
 from grader.models import TimingStats
-from grader.timing import checksum
+from grader.jail.timing import checksum
 
 
 def stats(median: float, clock: str = "cuda_event") -> TimingStats:

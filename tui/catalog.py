@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import problems, roofline
+from grader.judge import problems, roofline
 from grader.models import ProblemMeta
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -135,10 +135,10 @@ class Describer:
 
 def _child() -> int:
     """Answer one JSON line (a problem path) with one JSON line (inputs, init inputs, note, input bytes, output
-    bytes: grader.sizing's figures, the ones a grading is sized by), until stdin ends."""
+    bytes: grader.judge.sizing's figures, the ones a grading is sized by), until stdin ends."""
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)           # what a problem module prints must not land in the answers
-    from grader import sizing
+    from grader.judge import sizing
 
     for line in sys.stdin:
         try:

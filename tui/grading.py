@@ -1,6 +1,6 @@
 """The TUI's side of grading: pick the device, build the same GradeRequest the CLI builds, call grade().
 
-Nothing here grades by itself: `run_grade` is `grader.engine.grade` with the app's settings, run in a
+Nothing here grades by itself: `run_grade` is `grader.judge.engine.grade` with the app's settings, run in a
 Textual thread worker; its ProgressEvents and the Report travel to the UI as messages (tui.messages).
 """
 
@@ -78,7 +78,7 @@ def build_request(settings: Settings, problem: ProblemInfo, solution: Path, devi
 
 
 def run_grade(request: GradeRequest, on_event: Callable[[ProgressEvent], None], cancel: threading.Event) -> Report:
-    """grader.engine.grade, imported late: it pulls in torch, which the UI does not need to start."""
-    from grader.engine import grade
+    """grader.judge.engine.grade, imported late: it pulls in torch, which the UI does not need to start."""
+    from grader.judge.engine import grade
 
     return grade(request, on_event, cancel)

@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ..display import PHASE_TITLES
+from grader.cli.display import PHASE_TITLES
 from ..models import ProgressEvent
 from .assignment import Assignment
 from .scoring import StudentScore

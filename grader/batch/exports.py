@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .. import problems
+from grader.judge import problems
 from ..models import Report
 from .assignment import Assignment, ProblemEntry
 from .formats import (GradescopeLeaderboardEntry, GradescopeResults, GradescopeTest, PrairieLearnResults,

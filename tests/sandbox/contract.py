@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HERE, REPO, echo_spec, processes_with, wait_gone
-from grader.protocol import ProtocolError
+from grader.protocol.wire import ProtocolError
 from sandbox import BACKENDS, SandboxError, WorkerSpec
 from sandbox.common import remove_tree
 from sandbox.local import namespaces_available
@@ -260,7 +260,7 @@ CRASHING_GRADER = textwrap.dedent("""
     import json, os, signal, sys
     sys.path[:0] = [{here!r}, {repo!r}]
     from conftest import echo_spec
-    from grader.protocol import Channel
+    from grader.protocol.wire import Channel
     from sandbox import BACKENDS
     w = BACKENDS[{backend!r}]().start(echo_spec())
     ch = Channel(w.channel)

@@ -23,7 +23,7 @@ from grader.errors import UsageError
 
 from ..catalog import ProblemInfo
 from ..compile_check import CompileCheck
-from grader.compile_map import diagnostics
+from grader.judge.compile_map import diagnostics
 from ..grading import build_request, choose_device, run_grade
 from ..messages import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished, GradeProgress,
                         InputsDescribed)
@@ -287,7 +287,7 @@ class MainScreen(Screen):
 
     @work(thread=True, group="grade", exit_on_error=False)
     def grade_worker(self, request, problem: ProblemInfo, number: int, source: str, folder: Path) -> None:
-        from grader.engine import Cancelled
+        from grader.judge.engine import Cancelled
 
         cancel = self._cancel
         try:
