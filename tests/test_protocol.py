@@ -76,7 +76,7 @@ def test_a_flood_of_descriptors_is_a_protocol_error_and_leaks_nothing():
     rd, wr = os.pipe()
     before = len(os.listdir("/proc/self/fd"))
     try:
-        ca.send({"ok": True}, [rd] * (protocol.MAX_FDS + 10))
+        ca.send({"ok": True}, [rd] * (wire.MAX_FDS + 10))
         with pytest.raises(ProtocolError, match="file descriptors"):
             cb.recv(timeout=1)
         assert len(os.listdir("/proc/self/fd")) == before

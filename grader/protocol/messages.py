@@ -110,7 +110,7 @@ COMMAND = TypeAdapter(Command)
 # -- replies: worker -> engine -----------------------------------------------------------------------
 
 class FileTensor(Message):
-    """A tensor's raw bytes in files of the exchange folder, in order, each at most protocol.PART_BYTES."""
+    """A tensor's raw bytes in files of the exchange folder, in order, each at most wire.PART_BYTES."""
     kind: Literal["file"] = "file"
     dtype: DType
     shape: Shape
