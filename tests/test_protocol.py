@@ -86,7 +86,7 @@ def test_a_flood_of_descriptors_is_a_protocol_error_and_leaks_nothing():
 
 
 def test_tensors_over_a_part_travel_in_parts_and_every_part_is_checked(tmp_path, monkeypatch):
-    monkeypatch.setattr(protocol, "PART_BYTES", 16)
+    monkeypatch.setattr(wire, "PART_BYTES", 16)
     t = torch.arange(10, dtype=torch.float32)  # 40 bytes: parts of 16, 16, 8
     desc = write_tensor(tmp_path, "out", t)
     assert desc.files == ["out.0", "out.1", "out.2"]
