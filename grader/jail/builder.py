@@ -25,7 +25,7 @@ def build(request: dict, root: Path, reuse: dict[str, str] | None = None) -> Pat
     (the grader's object keys): those are not compiled again, only linked."""
     from torch.utils import cpp_extension as ce
 
-    from grader.judge.compile_cache import BuildRequest
+    from grader.protocol.messages import BuildRequest
 
     req = BuildRequest.model_validate(request)
     folder = root / req.name  # the same paths as a build in the worker, so compiler messages read the same

@@ -16,8 +16,8 @@ import torch
 from grader.protocol import cuda_share
 from grader.errors import UsageError
 from grader.protocol.messages import CudaTensor, FileTensor, Load, Time, Window
-from grader.judge.problems import load_module
-from grader.judge.precision import VARIANTS, cast_floating
+from grader.jail.float64 import VARIANTS, cast_floating
+from grader.protocol.problem_file import load_module
 from grader.protocol.wire import write_tensor
 
 _sync = torch.cuda.synchronize

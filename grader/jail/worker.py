@@ -100,7 +100,7 @@ def main() -> int:
             elif isinstance(msg, m.Checksum):
                 chan.send(m.Sums(sums=runner.checksum(msg.seed, msg.abs)))
             elif isinstance(msg, m.Float64):  # the precision audit's reference run; sent to the reference only
-                from grader.judge.precision import float64_outputs
+                from grader.jail.float64 import float64_outputs
 
                 send_outputs(float64_outputs(runner, msg.seed, msg.bits, msg.budget_bytes), msg.tag)
             elif isinstance(msg, m.Profile):

@@ -32,6 +32,8 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.protocol.messages import BuildRequest
+
 ENV_DIR = "KG_COMPILE_CACHE"          # the cache folder; "off" disables the cache
 ENV_MAX_MB = "KG_COMPILE_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 4096
@@ -55,24 +57,6 @@ REFUSED_PREFIXES = ("-fplugin", "-wrapper", "-specs", "--specs", "--output", "-c
 REFUSED_SHORT = ("-o", "-x", "-E", "-T", "-B")   # alone or glued to their value (-ofile, -B/path)
 PASSED_ON = ("-Xcompiler", "--compiler-options", "-Xlinker", "--linker-options", "-Wl,", "-Wa,", "-Wp,",
              "-Xptxas", "--ptxas-options", "-Xnvlink", "--nvlink-options", "-Xarchive", "-Xfatbin")
-
-
-class BuildRequest(BaseModel):
-    """load_inline's arguments, as the candidate's shim sends them; nothing else reaches the builder."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-    cpp_sources: list[str]
-    cuda_sources: list[str] = Field(default_factory=list)
-    functions: list[str] | dict[str, str] | None = None
-    extra_cflags: list[str] = Field(default_factory=list)
-    extra_cuda_cflags: list[str] = Field(default_factory=list)
-    extra_ldflags: list[str] = Field(default_factory=list)
-    extra_include_paths: list[str] = Field(default_factory=list)
-    with_cuda: bool | None = None
-    is_python_module: bool = True
-    with_pytorch_error_handling: bool = True
-    no_implicit_headers: bool = False
 
 
 class CacheEntry(BaseModel):

@@ -29,6 +29,7 @@ import sandbox
 
 from grader.judge import (compile_cache, compile_map, device_check, device_lock, lint, policy, precision, problems,
                           roofline, sizing, trust)
+from grader import jail
 from grader.protocol import cuda_share
 from grader.protocol import messages as m
 from .clocks import ClockWatch, throttled
@@ -298,16 +299,16 @@ class Grading:
         env = {"KG_GPU_MEMORY_BYTES": str(gpu_bytes)} if gpu_bytes else {}
         if req.device == "cpu":  # libraries that size their thread pools from the environment at import
             env.update({v: str(req.cpu_threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
-        # Only the grader's own packages: installed from a wheel, PACKAGE_ROOT is a whole site-packages,
+        # Only the jail's part of the grader: installed from a wheel, PACKAGE_ROOT is a whole site-packages,
         # whose other packages the worker imports from the Python installation like any program.
         return sandbox.WorkerSpec(module="grader.jail.worker", files=files, pythonpath=[PACKAGE_ROOT],
-                                  packages=["grader", "sandbox"], limits=limits, env=env)
+                                  packages=jail.MOUNTED, limits=limits, env=env)
 
     def _builder(self, box: sandbox.Sandbox, env: dict[str, str], files: dict[str, str]) -> Party:
         """A fresh builder worker for one extension: only the compiler runs in it (grader/jail/builder.py)."""
         limits = sandbox.Limits(memory_bytes=(self.plan or self._plan()).host_limit)
         spec = sandbox.WorkerSpec(module="grader.jail.builder", files=files, pythonpath=[PACKAGE_ROOT],
-                                  packages=["grader", "sandbox"], limits=limits, env=env)
+                                  packages=jail.MOUNTED, limits=limits, env=env)
         return Party(box, "builder", spec, self.cancel)
 
     def run(self) -> Report:

@@ -188,3 +188,23 @@ class Progress(Message):
     runs: int
     median_ms: float
     rel_sem: float
+
+
+# ---------------------------------------------------------------- builder (grader/jail/builder.py)
+
+class BuildRequest(BaseModel):
+    """load_inline's arguments, as the candidate's shim sends them; nothing else reaches the builder."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+    cpp_sources: list[str]
+    cuda_sources: list[str] = Field(default_factory=list)
+    functions: list[str] | dict[str, str] | None = None
+    extra_cflags: list[str] = Field(default_factory=list)
+    extra_cuda_cflags: list[str] = Field(default_factory=list)
+    extra_ldflags: list[str] = Field(default_factory=list)
+    extra_include_paths: list[str] = Field(default_factory=list)
+    with_cuda: bool | None = None
+    is_python_module: bool = True
+    with_pytorch_error_handling: bool = True
+    no_implicit_headers: bool = False

@@ -89,6 +89,20 @@ def test_python_path_shows_only_the_named_packages(start, backend):
     assert s.ask(op="listdir", path=here_inside)["value"] == ["echo_worker.py"]
 
 
+def test_a_dotted_package_shows_that_subpackage_and_its_parents_init_only(start, backend):
+    # The jail's part of the grader (grader.jail.MOUNTED): the judge beside it stays out of reach.
+    from sandbox.local import isolation
+
+    if backend == "local" and isolation() != "bwrap":
+        pytest.skip("without bubblewrap the local worker sees the host's file system")
+    s = start(WorkerSpec(module="echo_worker", pythonpath=[str(HERE), str(REPO)],
+                         packages=["echo_worker", "grader.protocol", "grader.errors", "grader.models"]))
+    repo_inside = s.ask(op="env")["env"]["PYTHONPATH"].split(":")[1]
+    assert s.ask(op="listdir", path=f"{repo_inside}/grader")["value"] == ["__init__.py", "errors.py", "models.py",
+                                                                          "protocol"]
+    assert s.ask(op="listdir", path=f"{repo_inside}/grader/judge")["ok"] is False
+
+
 def test_private_writable_folders(start):
     s = start()
     env = s.ask(op="env")["env"]
