@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Status(str, enum.Enum):
@@ -41,15 +41,25 @@ class Timeouts(BaseModel):
     timing: float = Field(120.0, gt=0)
 
 
-class GradeRequest(BaseModel):
-    """Everything `grade()` needs; the CLI, the TUI and batch grading build one of these."""
+def _known_sandbox(name: str) -> str:
+    import sandbox  # late: the jail reads this module and has no sandbox package
+
+    if name not in sandbox.CHOICES:
+        raise ValueError(f"unknown sandbox {name!r}; choose one of {', '.join(sandbox.CHOICES)}")
+    return name
+
+
+SandboxName = Annotated[str, AfterValidator(_known_sandbox)]
+
+
+class GradeOptions(BaseModel):
+    """How to grade, whatever the solution and problem: the options `grader check` takes, the TUI's settings
+    offer (tests check both) and GradeRequest carries. A new option added here reaches all three."""
 
     model_config = ConfigDict(extra="forbid")
-    solution: str = Field(description="path of the ModelNew file")
-    problem: str = Field(description="bundled problem name or path of a KernelBench-format file")
     problems_dir: str | None = Field(None, description="extra folder of KernelBench-format problems")
     device: Literal["cuda", "cpu"] = "cuda"
-    sandbox: Literal["auto", "local", "docker"] = "auto"
+    sandbox: SandboxName = Field("auto", description="worker isolation: auto or a provider of sandbox.BACKENDS")
     trials: int = Field(5, ge=1, le=100)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     baseline_compile: bool = Field(True, description="also time torch.compile of the reference")
@@ -60,6 +70,13 @@ class GradeRequest(BaseModel):
         None, description="grade a variant of the problem in this dtype: floating inputs and the models cast")
     memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
+
+
+class GradeRequest(GradeOptions):
+    """Everything `grade()` needs; the CLI, the TUI and batch grading build one of these."""
+
+    solution: str = Field(description="path of the ModelNew file")
+    problem: str = Field(description="bundled problem name or path of a KernelBench-format file")
     baselines: KnownBaselines | None = Field(None, description="trusted baseline timings measured earlier; "
                                              "when set, the baselines are not timed again")
     dims: dict[str, int] = Field(default_factory=dict, description="module-level sizes of the problem to "

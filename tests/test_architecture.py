@@ -39,4 +39,4 @@ def test_the_jailed_code_imports_only_what_the_jail_mounts():
 
 def test_the_mounted_leaf_modules_import_nothing_of_the_grader():
     for leaf in ("errors", "models"):
-        assert not _grader_imports(ROOT / "grader" / f"{leaf}.py"), leaf
+        assert not {n for n in _grader_imports(ROOT / "grader" / f"{leaf}.py") if n.startswith("grader")}, leaf

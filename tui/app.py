@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Iterable
 
+import sandbox
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -200,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", help="folder for your solutions and history (default: ./workspace)")
     p.add_argument("--problems-dir", help="extra folder of KernelBench-format problems")
     p.add_argument("--device", choices=["auto", "cuda", "cpu"], help="grade on this device")
-    p.add_argument("--sandbox", choices=["auto", "local", "docker"], help="worker isolation")
+    p.add_argument("--sandbox", choices=sandbox.CHOICES, help="worker isolation")
     p.add_argument("--config", type=Path, help=f"settings file (default {default_config_path()})")
     p.add_argument("--serve", action="store_true", help="serve the app to a web browser instead "
                    "(needs `pip install textual-serve`); every browser tab runs its own kernel-tui")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grader.models import GradeRequest, ProgressEvent, Report
+from grader.models import GradeOptions, GradeRequest, ProgressEvent, Report
 
 from .catalog import ProblemInfo
 from .settings import Settings
@@ -71,10 +71,8 @@ def choose_device(settings: Settings, problem: ProblemInfo, gpu: GpuInfo | None)
 
 
 def build_request(settings: Settings, problem: ProblemInfo, solution: Path, device: str) -> GradeRequest:
-    return GradeRequest(solution=str(solution), problem=str(problem.path), problems_dir=settings.problems_dir,
-                        device=device, sandbox=settings.sandbox, trials=settings.trials,
-                        timeouts=settings.timeouts, baseline_compile=settings.baseline_compile,
-                        strict=settings.strict, max_timing_s=settings.max_timing_s)
+    options = settings.model_dump(include=set(GradeOptions.model_fields) - {"device"})
+    return GradeRequest(solution=str(solution), problem=str(problem.path), device=device, **options)
 
 
 def run_grade(request: GradeRequest, on_event: Callable[[ProgressEvent], None], cancel: threading.Event) -> Report:

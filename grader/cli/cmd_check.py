@@ -7,6 +7,8 @@ import sys
 
 from rich.console import Console
 
+import sandbox
+
 from grader.judge import problems
 from .display import LiveProgress, summary
 from grader.judge.engine import grade
@@ -26,7 +28,8 @@ def register(sub) -> None:
                    help="print the report as one JSON line on stdout; progress goes to stderr as JSON lines")
     p.add_argument("--timeout", type=float, metavar="S", help="time limit of each phase in seconds "
                                                                "(default: compile 300, correctness 120, timing 120)")
-    p.add_argument("--sandbox", choices=["auto", "local", "docker"], default="auto")
+    p.add_argument("--sandbox", choices=sandbox.CHOICES, default="auto",
+                   help="worker isolation: auto (docker when its engine and image are there, else local)")
     p.add_argument("--trials", type=int, default=5, help="correctness trials (default 5)")
     p.add_argument("--no-compile-baseline", action="store_true", help="skip timing torch.compile")
     p.add_argument("--strict", action="store_true", help="refuse solutions that launch no custom kernel, or "
