@@ -9,6 +9,8 @@ from pathlib import Path
 from grader.judge import problems, roofline, sizing
 from grader.errors import UsageError
 
+from .display import count_text
+
 
 def register(sub) -> None:
     p = sub.add_parser("problems", help="list the problem library or show one problem",
@@ -118,15 +120,6 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt_count(v: float | None, unit: str) -> str:
-    if v is None:
-        return "unknown"
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if v >= scale:
-            return f"{v / scale:.3g} {prefix}{unit}"
-    return f"{v:.3g} {unit}"
-
-
 def run_show(args: argparse.Namespace) -> int:
     path = problems.resolve(args.name, args.problems_dir)
     problems.check_source(path)
@@ -156,7 +149,7 @@ def run_show(args: argparse.Namespace) -> int:
         out.append(f"note       {size.note}")
     if meta is not None:
         flops, nbytes = roofline.work(meta, path)
-        out.append(f"work       {_fmt_count(flops, 'FLOP')}, at least {_fmt_count(nbytes, 'B')} moved"
+        out.append(f"work       {count_text(flops, 'FLOP')}, at least {count_text(nbytes, 'B')} moved"
                    + (f"  ({meta.flops} ; {meta.min_bytes})" if meta.flops or meta.min_bytes else ""))
         peaks = roofline.H100_SXM
         floor = roofline.floor_ms(meta, path, peaks)

@@ -89,6 +89,16 @@ class LiveProgress:
         return Group(*lines)
 
 
+def count_text(n: float | None, unit: str, unknown: str = "unknown") -> str:
+    """1.5e9, 'FLOP' -> '1.5 GFLOP': `problems show` and the TUI's problem view write counts this way."""
+    if n is None:
+        return unknown
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.3g} {prefix}{unit}"
+    return f"{n:.3g} {unit}"
+
+
 def _ms(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g} ms"
 
