@@ -49,7 +49,7 @@ def accept_channel(listener: socket.socket, timeout: float, worker: Worker) -> s
             conn, _ = listener.accept()
             conn.settimeout(None)
             return conn
-        except socket.timeout:
+        except TimeoutError:
             code = worker.poll()
             if code is not None:
                 raise SandboxError(f"worker exited with code {code} before connecting:\n{worker.log()[-2000:]}")

@@ -38,9 +38,10 @@ from .toolchain import SYSTEM_PATH, discover
 from .watchdog import folder_bytes
 
 try:  # the SDK is only needed when this backend is used
-    import docker
     import docker.errors
     from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
+
+    import docker
 except ImportError:  # pragma: no cover - reported by available()
     docker = None
 
@@ -170,7 +171,7 @@ def _exiting(proc: psutil.Process) -> bool:
 
 
 class DockerWorker(Worker):
-    def __init__(self, sandbox: "DockerSandbox", spec: WorkerSpec, root: Path, container, listener: socket.socket):
+    def __init__(self, sandbox: DockerSandbox, spec: WorkerSpec, root: Path, container, listener: socket.socket):
         self.spec = spec
         self.root = root
         self.exchange = root / "xchg"

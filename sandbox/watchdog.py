@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
-from .base import Limits
 from . import gpu_memory
+from .base import Limits
 
 
 def folder_bytes(root: Path) -> int:

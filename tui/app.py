@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Iterable
 
-import sandbox
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.screen import Screen
+
+import sandbox
 
 from .catalog import ProblemInfo, load_catalog
 from .describer import Describer

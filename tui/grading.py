@@ -11,9 +11,9 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from grader.models import GradeOptions, GradeRequest, ProgressEvent, Report
 

@@ -8,11 +8,11 @@ import sys
 from rich.console import Console
 
 import sandbox
-
 from grader.judge import problems
-from .display import LiveProgress, summary
 from grader.judge.engine import grade
 from grader.models import GradeRequest, ProgressEvent, Timeouts
+
+from .display import LiveProgress, summary
 
 
 def register(sub) -> None:

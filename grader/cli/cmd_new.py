@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.judge import problems
 from grader.errors import UsageError
+from grader.judge import problems
 from grader.teach.prompt import prompt_device
 from grader.teach.template import render
 

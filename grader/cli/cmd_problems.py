@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from grader.judge import problems, roofline, sizing
 from grader.errors import UsageError
+from grader.judge import problems, roofline, sizing
 
 from .display import count_text
 
@@ -69,7 +69,7 @@ def run_lint(args: argparse.Namespace) -> int:
     if not files:
         raise UsageError(f"{root}: no KernelBench-format problems in this folder")
 
-    def show(r: "lint.LintResult") -> None:
+    def show(r: lint.LintResult) -> None:
         if args.json:
             print(r.model_dump_json(), flush=True)
             return

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from grader.judge import problems
 from grader.errors import UsageError
+from grader.judge import problems
 from grader.teach.prompt import build_prompt
 
 

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from sandbox import toolchain
 
-
 PROGRAM = r"#include <vector>\nint main() { std::vector<int> v(3); return (int)v.size() - 3; }\n"
 
 
@@ -188,11 +187,10 @@ def _cache() -> Check:
 
 
 def _limits() -> Check:
+    from grader.judge.sizing import Machine
+    from grader.models import Timeouts
     from sandbox import Limits
     from sandbox.common import scratch_root
-
-    from grader.models import Timeouts
-    from grader.judge.sizing import Machine
 
     t, lim, scratch = Timeouts(), Limits(), scratch_root()
     here = Machine.here("cuda")

@@ -8,15 +8,16 @@ import random
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from grader.protocol import cuda_share
 from grader.errors import UsageError
-from grader.protocol.messages import CudaTensor, FileTensor, Load, Time, Window
 from grader.jail.float64 import VARIANTS, cast_floating
+from grader.protocol import cuda_share
+from grader.protocol.messages import CudaTensor, FileTensor, Load, Time, Window
 from grader.protocol.problem_file import load_module
 from grader.protocol.wire import write_tensor
 
@@ -106,7 +107,7 @@ class ModelRunner:
         self.handover_note = ""
 
     @classmethod
-    def load(cls, msg: Load) -> "ModelRunner":
+    def load(cls, msg: Load) -> ModelRunner:
         device, role = msg.device, msg.role
         if device == "cuda":
             if not torch.cuda.is_available():

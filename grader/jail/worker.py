@@ -44,9 +44,9 @@ def main() -> int:
     try:
         from pydantic import ValidationError
 
-        from grader.protocol import messages as m
         from grader.jail import timing
         from grader.jail.runner import ModelRunner, WorkerError
+        from grader.protocol import messages as m
     except Exception as e:  # a broken install, not the solution's fault
         chan.send({"ok": False, "error": "worker_error", "message": f"worker cannot start: {e}"})
         return 1

@@ -8,9 +8,8 @@ from __future__ import annotations
 import os
 import threading
 
-from sandbox.gpu_memory import nvml
-
 from grader.models import ClockStats
+from sandbox.gpu_memory import nvml
 
 # nvmlClocksEventReason* bits: the ones that mean the clock was held down by the board, not chosen.
 THROTTLE_REASONS = {0x4: "sw_power_cap", 0x8: "hw_slowdown", 0x20: "sw_thermal", 0x40: "hw_thermal",
@@ -31,7 +30,7 @@ class ClockWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "ClockWatch":
+    def start(self) -> ClockWatch:
         lib = nvml()
         if lib is None:
             return self

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .compile_map import find_extensions
 from grader.errors import UsageError
+
+from .compile_map import find_extensions
 
 
 def no_gpu_reason() -> str | None:

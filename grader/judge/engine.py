@@ -19,24 +19,36 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 
 import sandbox
-
-from grader.judge import (compile_cache, compile_map, device_check, device_lock, lint, policy, precision, problems,
-                          roofline, sizing, trust)
 from grader import jail
+from grader.errors import Cancelled, UsageError
+from grader.judge import (
+    compile_cache,
+    compile_map,
+    device_check,
+    device_lock,
+    lint,
+    policy,
+    precision,
+    problems,
+    roofline,
+    sizing,
+    trust,
+)
+from grader.models import GradeRequest, Phase, PrecisionAudit, ProgressEvent, Report, Status, TimingStats, TrialResult
 from grader.protocol import cuda_share
 from grader.protocol import messages as m
+from grader.protocol.wire import Channel, ChannelTimeout, ProtocolError, read_tensor, tensor_bytes
+
 from .clocks import ClockWatch, throttled
 from .compare import compare, tolerance
-from grader.errors import Cancelled, UsageError
-from grader.models import (GradeRequest, Phase, PrecisionAudit, ProgressEvent, Report, Status, TimingStats, TrialResult)
-from grader.protocol.wire import Channel, ChannelTimeout, ProtocolError, read_tensor, tensor_bytes
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 TIMING_SETS = 3          # input sets the timed runs rotate through

@@ -17,9 +17,10 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, Field
 
-from grader.judge import problems
-from .compare import CHUNK, compare, tolerance
 from grader.errors import UsageError
+from grader.judge import problems
+
+from .compare import CHUNK, compare, tolerance
 
 DEGENERATE = ("zeros", "constant", "input")
 SEEDS = (1, 2)  # two input draws: a constant must fit both, as it would have to fit the grader's trials

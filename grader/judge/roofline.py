@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.models import ProblemMeta
+
 from .problems import load_meta, module_constants, safe_eval
 
 

@@ -25,8 +25,8 @@ from typing import Literal
 import psutil
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from grader.judge import problems
 from grader.errors import UsageError
+from grader.judge import problems
 
 GiB = 1 << 30
 HOST_CEILING = 0.8       # share of the host's RAM that the grading as a whole may use
@@ -241,7 +241,7 @@ class Machine(BaseModel):
     disk_free: int
 
     @classmethod
-    def here(cls, device: str) -> "Machine":
+    def here(cls, device: str) -> Machine:
         from sandbox import gpu_memory
         from sandbox.common import scratch_root
 

@@ -10,7 +10,7 @@ To add a command: a model with a new `cmd` literal, added to `Command`, and its 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -103,7 +103,7 @@ class Exit(Message):
     cmd: Literal["exit"] = "exit"
 
 
-Command = Annotated[Union[Load, Run, Time, Window, Go, Checksum, Float64, Profile, Exit], Field(discriminator="cmd")]
+Command = Annotated[Load | Run | Time | Window | Go | Checksum | Float64 | Profile | Exit, Field(discriminator="cmd")]
 COMMAND = TypeAdapter(Command)
 
 
@@ -124,7 +124,7 @@ class CudaTensor(Message):
     shape: Shape
 
 
-TensorDesc = Annotated[Union[FileTensor, CudaTensor], Field(discriminator="kind")]
+TensorDesc = Annotated[FileTensor | CudaTensor, Field(discriminator="kind")]
 
 
 class Failure(Message):

@@ -101,7 +101,7 @@ class Channel:
                 self.sock.settimeout(None)
             try:
                 chunk = self._recv_some()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError as e:
                 raise ProtocolError(f"channel broken: {e}") from e
