@@ -241,7 +241,8 @@ class ProblemMeta(BaseModel):
     dtype: str = "float32"
     atol: float | None = None
     rtol: float | None = None
-    flops: str | None = Field(None, description="python expression over the problem module's integer constants, e.g. '2*M*N*K'")
+    flops: str | None = Field(None, description="python expression over the problem module's integer constants, "
+                                                "e.g. '2*M*N*K'")
     min_bytes: str | None = Field(None, description="same kind of expression: fewest bytes a kernel must move")
     difficulty: Literal["easy", "medium", "hard"] = "medium"
     device: Literal["cuda", "cpu", "any"] = "any"

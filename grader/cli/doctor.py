@@ -54,7 +54,8 @@ def _torch_and_gpu() -> list[Check]:
         return [Check(name="torch", level=Level.missing, detail=f"cannot import torch: {e}",
                       fix="install the torch build for this machine: `pip install torch` (a CUDA build on a GPU box)")]
     checks = [Check(name="torch", level=Level.ok,
-                    detail=f"{torch.__version__} (CUDA {torch.version.cuda or 'none'}) at {Path(torch.__file__).parent}")]
+                    detail=f"{torch.__version__} (CUDA {torch.version.cuda or 'none'}) at "
+                           f"{Path(torch.__file__).parent}")]
     smi = shutil.which("nvidia-smi")
     driver = ""
     if smi:
@@ -67,13 +68,15 @@ def _torch_and_gpu() -> list[Check]:
         checks.append(Check(name="GPU", level=Level.ok,
                             detail=f"{', '.join(names)}; driver {driver or 'unknown'}"))
     elif driver and not torch.version.cuda:
-        checks.append(Check(name="GPU", level=Level.missing, detail=f"driver {driver} is here, but torch is a CPU build",
+        checks.append(Check(name="GPU", level=Level.missing,
+                            detail=f"driver {driver} is here, but torch is a CPU build",
                             fix="install a CUDA build of torch (https://pytorch.org/get-started/locally/)"))
     elif driver:
         checks.append(Check(name="GPU", level=Level.missing,
                             detail=f"driver {driver}, but torch sees no GPU (CUDA_VISIBLE_DEVICES="
                                    f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})",
-                            fix="check `nvidia-smi` and CUDA_VISIBLE_DEVICES; torch's CUDA must not be newer than the driver"))
+                            fix="check `nvidia-smi` and CUDA_VISIBLE_DEVICES; torch's CUDA must not be newer "
+                                "than the driver"))
     else:
         checks.append(Check(name="GPU", level=Level.warn, detail="none visible: only --device cpu gradings",
                             fix="on a GPU machine: install the NVIDIA driver (nvidia-smi must list the GPU)"))

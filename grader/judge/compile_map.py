@@ -299,8 +299,8 @@ def parse_log(log: str, solution_name: str = "") -> list[Diagnostic]:
             file = m["file"]
             parent = PurePath(m["path"]).parent.name or None
             sev = "error" if m["sev"] == "fatal error" else m["sev"]
-            d = Diagnostic(sev, m["msg"].strip(), file, int(m["line"]), int(m["col"]) if m.groupdict().get("col") else None,
-                           ext=parent)
+            col = int(m["col"]) if m.groupdict().get("col") else None
+            d = Diagnostic(sev, m["msg"].strip(), file, int(m["line"]), col, ext=parent)
         else:
             m = _PY_SYNTAX.search(line)
             if m and _is_solution(m["path"], solution_name):

@@ -58,7 +58,9 @@ WINDOW_MAX_CALLS = 2000
 WARM_CALLS = 16          # calls of the first window, which sizes the others
 WINDOW_MEMORY = 1 << 30  # what a window may keep alive where a worker has no memory limit
 WINDOW_MAX_S = 30.0
-GPU_WINDOW_PAD_MS = 0.55  # per window call on the GPU: the L2 flush and the pad kernel (grader/jail/runner.py)      # a candidate whose window takes longer than this misreported its speed
+# per window call on the GPU: the L2 flush and the pad kernel (grader/jail/runner.py); a candidate whose window
+# takes longer than this misreported its speed
+GPU_WINDOW_PAD_MS = 0.55
 CPU_ROUNDS = 3           # CPU: candidate and baselines timed in this many alternating rounds
 RESOURCE_CAUSES = {"memory": "host memory", "gpu_memory": "GPU memory", "pids": "process count",
                    "disk": "disk space"}
@@ -583,7 +585,8 @@ class Grading:
 
     def _audit(self, ref: Party, seed: int, expected: list, got: list, ranges: list) -> None:
         """After correctness: whether one constant would have passed every trial (grader/judge/lint.py), then the
-        precision audit of the last trial against float64 runs of the reference on its seed (grader/judge/precision.py)."""
+        precision audit of the last trial against float64 runs of the reference on its seed
+        (grader/judge/precision.py)."""
         if lint.nearly_constant(ranges, [self._tolerance(e.dtype) for e in expected]):
             self._flag("weak_check")
         skip = precision.skip_reason(expected)
@@ -786,7 +789,8 @@ class Grading:
 
     def cpu_cores(self) -> list[int]:
         """The cores both sides of a CPU grading are pinned to: the last `cpu_threads` this process may use."""
-        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else list(range(os.cpu_count() or 1))
         return allowed[-self.req.cpu_threads:]
 
 

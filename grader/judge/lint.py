@@ -73,7 +73,8 @@ def nearly_constant(ranges: list, tols: list) -> bool:
 
 
 def constant_passes(expected: torch.Tensor, atol: float, rtol: float, value: float) -> bool:
-    """Whether the constant `value` everywhere matches the output within (atol, rtol), as grader.judge.compare judges."""
+    """Whether the constant `value` everywhere matches the output within (atol, rtol), as grader.judge.compare
+    judges."""
     e = expected.reshape(-1)
     if not e.dtype.is_floating_point:
         return not e.dtype.is_complex and bool((e == value).all())
