@@ -19,9 +19,9 @@ def open_sandbox(kind: str = "auto") -> Sandbox:
         for cls in BACKENDS.values():
             if cls.available()[0]:
                 return cls()
-    cls = BACKENDS.get(kind)
-    if cls is None:
+    if kind not in BACKENDS:
         raise SandboxError(f"unknown sandbox backend {kind!r}; choose {', '.join(CHOICES)}")
+    cls = BACKENDS[kind]
     ok, why = cls.available()
     if not ok:
         raise SandboxError(why)

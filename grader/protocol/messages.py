@@ -104,7 +104,7 @@ class Exit(Message):
 
 
 Command = Annotated[Load | Run | Time | Window | Go | Checksum | Float64 | Profile | Exit, Field(discriminator="cmd")]
-COMMAND = TypeAdapter(Command)
+COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 
 
 # -- replies: worker -> engine -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+from collections.abc import Mapping
 from pathlib import Path
 
 from grader.errors import UsageError
@@ -91,7 +92,7 @@ _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: l
            ast.Pow: lambda a, b: a ** b}
 
 
-def safe_eval(node: ast.AST | str, names: dict[str, int | float]) -> int | float:
+def safe_eval(node: ast.AST | str, names: Mapping[str, int | float]) -> int | float:
     """Evaluate integer/float arithmetic (+ - * / // % **, parentheses, unary minus, names, min/max).
 
     Raises ValueError for anything else; nothing is ever executed.

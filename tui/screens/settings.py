@@ -132,7 +132,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         precision = self.query_one("#precision", Select).value
         data["precision"] = None if precision is Select.NULL else precision
         for sw in self.query(Switch):
-            data[sw.id] = sw.value
+            data[str(sw.id)] = sw.value
         return Settings.model_validate(data)
 
     def action_save(self) -> None:
@@ -164,9 +164,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
                   "trials": str(d.trials), "max_timing_s": f"{d.max_timing_s:g}", "cpu_threads": str(d.cpu_threads),
                   "memory_limit_mb": _mb(d.memory_limit_mb), "gpu_memory_limit_mb": _mb(d.gpu_memory_limit_mb)}
         for w in self.query(Input):
-            w.value = values[w.id]
+            w.value = values[str(w.id)]
         self.query_one("#sandbox", Select).value = d.sandbox
         self.query_one("#device", Select).value = d.device
         self.query_one("#precision", Select).value = d.precision or Select.NULL
         for sw in self.query(Switch):
-            sw.value = getattr(d, sw.id)
+            sw.value = getattr(d, str(sw.id))
