@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import Limits, Sandbox, SandboxError, Worker, WorkerSpec
-from .docker_backend import DockerSandbox
+from .docker import DockerSandbox
 from .local import LocalSandbox
 
 # The registry of providers, each named once (by its class's `name`): the CLI's and the TUI's choices and

@@ -31,11 +31,11 @@ from pathlib import Path, PurePosixPath
 
 import psutil
 
-from . import gpu_memory
-from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
-from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
-from .toolchain import SYSTEM_PATH, discover
-from .watchdog import folder_bytes
+from .. import gpu_memory
+from ..base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
+from ..common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
+from ..toolchain import SYSTEM_PATH, discover
+from ..watchdog import folder_bytes
 
 try:  # the SDK is only needed when this backend is used
     import docker.errors

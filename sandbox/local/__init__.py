@@ -33,10 +33,10 @@ from pathlib import Path
 
 import psutil
 
-from .base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
-from .common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
-from .toolchain import SYSTEM_PATH, TOOLCHAIN_ENV, discover
-from .watchdog import Watchdog
+from ..base import Limits, LogTail, Sandbox, SandboxError, Worker, WorkerSpec
+from ..common import accept_channel, base_env, importables, listen, remove_tree, scratch_root
+from ..toolchain import SYSTEM_PATH, TOOLCHAIN_ENV, discover
+from ..watchdog import Watchdog
 
 # Variables a worker may inherit: they locate toolchains and GPUs, never credentials.
 PASSTHROUGH_ENV = ("CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
