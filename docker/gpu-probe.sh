@@ -207,7 +207,8 @@ export KG_DOCKER_IMAGE=$IMAGE
 if skipped 5; then result "5 torch.cuda in container" SKIP "KG_PROBE_SKIP"; else
 "$PY" - >"$LOG/cuda.log" 2>&1 <<'PYEOF'
 import os, docker
-from sandbox.docker.backend import DockerSandbox, _driver_libraries, _nvidia_devices
+from sandbox.docker import DockerSandbox
+from sandbox.docker.devices import _driver_libraries, _nvidia_devices
 sb = DockerSandbox()
 devices = _nvidia_devices()
 libs = _driver_libraries()

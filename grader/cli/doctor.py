@@ -151,7 +151,8 @@ def _jail(chain: toolchain.Toolchain) -> list[Check]:
 
 
 def _docker(gpu: bool) -> Check:
-    from sandbox.docker.backend import DockerSandbox, _client, _find_image
+    from sandbox.docker import DockerSandbox
+    from sandbox.docker.config import _client, _find_image
 
     ok, why = DockerSandbox.available()
     if not ok:

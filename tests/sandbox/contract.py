@@ -300,7 +300,7 @@ def test_crashed_grader_leaves_no_worker(backend):
     info = crash_a_grader(backend, marker)
     if backend == "docker":
         # The container outlives its grader until the next grader's start-up reaps it.
-        from sandbox.docker.backend import DockerSandbox
+        from sandbox.docker import DockerSandbox
         DockerSandbox._reaped.clear()
         DockerSandbox()
     assert wait_gone(marker, 15) == [], "the worker outlived its crashed grader"
