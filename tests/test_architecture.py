@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from grader.jail import MOUNTED
@@ -40,3 +41,15 @@ def test_the_jailed_code_imports_only_what_the_jail_mounts():
 def test_the_mounted_leaf_modules_import_nothing_of_the_grader():
     for leaf in ("errors", "models"):
         assert not {n for n in _grader_imports(ROOT / "grader" / f"{leaf}.py") if n.startswith("grader")}, leaf
+
+
+def test_docs_architecture_names_real_modules_and_every_package():
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:grader|sandbox|tui)/[\w/]*(?:\.py)?)`", doc))
+    assert named
+    missing = sorted(n for n in named if not (ROOT / n).exists())
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
+    packages = sorted(str(p.parent.relative_to(ROOT)) + "/" for top in ("grader", "sandbox", "tui")
+                      for p in (ROOT / top).rglob("__init__.py"))
+    unnamed = [p for p in packages if p not in doc]
+    assert not unnamed, f"packages docs/architecture.md does not name: {unnamed}"
