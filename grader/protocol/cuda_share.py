@@ -156,7 +156,8 @@ class _Mapping:
     Owns the handle from construction on: releases it on close(), and on a failure to map."""
 
     def __init__(self, handle: CUhandle, size: int, ordinal: int):
-        self.handle, self.size, self.ptr = handle, size, CUdeviceptr(0)
+        self.handle: ctypes.c_uint64 | None = handle
+        self.size, self.ptr = size, CUdeviceptr(0)
         self._reserved = self._mapped = False
         try:
             _call("cuMemAddressReserve", ctypes.byref(self.ptr), size, granularity(ordinal), CUdeviceptr(0), 0)

@@ -70,20 +70,25 @@ def problem_source(path: Path, dims: dict[str, int] | None = None) -> str:
                          + (", ".join(f"{k}={v}" for k, v in known.items()) or "none (no integer constants)"))
     spans = []
     for node in ast.parse(text, filename=str(path)).body:
-        target = node.targets if isinstance(node, ast.Assign) else [node.target] \
-            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        if isinstance(node, ast.Assign):
+            target, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = [node.target], node.value
+        else:
+            continue
         hit = [t.id for t in target if isinstance(t, ast.Name) and t.id in dims]
         if hit:
-            spans.append((node.value, int(dims[hit[0]])))
+            spans.append((value, int(dims[hit[0]])))
     raw = text.encode()
     starts = [0]
     for line in raw.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
     for value, new in sorted(spans, key=lambda s: (s[0].lineno, s[0].col_offset), reverse=True):
+        end_line, end_col = value.end_lineno or value.lineno, value.end_col_offset or 0  # ast.parse sets both
         a = starts[value.lineno - 1] + value.col_offset       # ast columns are UTF-8 byte offsets
-        b = starts[value.end_lineno - 1] + value.end_col_offset
+        b = starts[end_line - 1] + end_col
         # A value spread over several lines keeps them, as continuations, so tracebacks point where they did.
-        raw = raw[:a] + (repr(new) + " \\\n" * (value.end_lineno - value.lineno)).encode() + raw[b:]
+        raw = raw[:a] + (repr(new) + " \\\n" * (end_line - value.lineno)).encode() + raw[b:]
     return raw.decode()
 
 

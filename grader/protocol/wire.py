@@ -162,7 +162,7 @@ def read_tensor(folder: Path, desc: Any):
     if len(desc.files) != parts or len(set(desc.files)) != parts:
         raise ProtocolError(f"{nbytes} bytes come in {parts} distinct files, not {len(desc.files)}")
     raw = torch.empty(nbytes, dtype=torch.uint8)
-    view = memoryview(raw.numpy()).cast("B") if nbytes else memoryview(b"")
+    view = memoryview(raw.numpy()).cast("B") if nbytes else memoryview(b"")  # type: ignore[arg-type]
     for k, name in enumerate(desc.files):
         _read_part(folder / name, view[k * PART_BYTES:(k + 1) * PART_BYTES])
     return raw.view(getattr(torch, desc.dtype)).reshape(desc.shape)

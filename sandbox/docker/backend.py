@@ -196,9 +196,10 @@ class DockerSandbox(Sandbox):
             self.client.ping()
         except Exception as e:  # the SDK lets some connection errors through unwrapped
             raise SandboxError(f"no Docker engine answers at {_engine_name()} ({e}); {FIX_ENGINE}") from e
-        self.image = image or _find_image(self.client)
-        if self.image is None:
+        found = image or _find_image(self.client)
+        if found is None:
             raise SandboxError(f"Docker image {os.environ.get('KG_DOCKER_IMAGE') or IMAGES[0]} is missing; {FIX_IMAGE}")
+        self.image: str = found
         attrs = self.client.images.get(self.image).attrs
         config = attrs.get("Config") or {}
         labels = config.get("Labels") or {}

@@ -18,7 +18,7 @@ try:  # the SDK is only needed when this provider is used
 
     import docker
 except ImportError:  # pragma: no cover - reported by available()
-    docker = None
+    docker = None  # type: ignore[assignment]
 
 IMAGES = ("kgrader-worker:latest", "kgrader-worker:cpu")  # tried in turn unless KG_DOCKER_IMAGE names one
 LABEL = "org.kgrader.sandbox"
@@ -47,7 +47,7 @@ FIX_IMAGE = ("build it with `docker build -t kgrader-worker:latest .` (CUDA) "
 
 
 def _client(timeout: int = 60):
-    return docker.from_env(timeout=timeout)
+    return docker.from_env(timeout=timeout)  # type: ignore[attr-defined]
 
 
 def _engine_name() -> str:

@@ -24,7 +24,7 @@ def _owner_alive(labels: dict[str, str]) -> bool:
 
 def reap_stale(client) -> list[str]:
     """Remove this host's sandbox containers (and their folders) whose grader process is gone."""
-    removed = []
+    removed: list[str] = []
     host = socket.gethostname()
     try:
         stale = client.containers.list(all=True, filters={"label": LABEL})
