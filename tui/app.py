@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import get_args
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -26,7 +27,7 @@ from .describer import Describer
 from .grading import NO_GPU_HELP, GpuInfo, detect_gpu
 from .screens.main import MainScreen
 from .screens.settings import SettingsScreen
-from .settings import Settings, default_config_path, load_settings, save_settings
+from .settings import Device, Settings, default_config_path, load_settings, save_settings
 from .workspace import Workspace
 
 
@@ -201,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--problem", help="open this problem at start (bundled name or one of --problems-dir)")
     p.add_argument("--workspace", help="folder for your solutions and history (default: ./workspace)")
     p.add_argument("--problems-dir", help="extra folder of KernelBench-format problems")
-    p.add_argument("--device", choices=["auto", "cuda", "cpu"], help="grade on this device")
+    p.add_argument("--device", choices=get_args(Device), help="grade on this device")
     p.add_argument("--sandbox", choices=sandbox.CHOICES, help="worker isolation")
     p.add_argument("--config", type=Path, help=f"settings file (default {default_config_path()})")
     p.add_argument("--serve", action="store_true", help="serve the app to a web browser instead "

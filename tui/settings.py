@@ -21,12 +21,15 @@ def default_config_path() -> Path:
     return base / "kernel-tui" / "settings.json"
 
 
+Device = Literal["auto", "cuda", "cpu"]
+
+
 class Settings(GradeOptions):
     """What the Settings screen edits: every option of a grading (GradeOptions, with the CLI's defaults)
     and the TUI's own."""
 
     model_config = ConfigDict(extra="ignore")
-    device: Literal["auto", "cuda", "cpu"] = Field("auto", description="auto: the problem's device, "  # type: ignore[assignment]
+    device: Device = Field("auto", description="auto: the problem's device, "  # type: ignore[assignment]
                                                                        "CUDA when a GPU is visible")
     workspace: str = Field("workspace", description="folder of your solutions and attempt history "
                                                     "(relative to where kernel-tui starts)")

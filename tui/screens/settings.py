@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Label, Select, Static, Switch
 import sandbox
 from grader.models import GradeOptions, Timeouts
 
-from ..settings import Settings
+from ..settings import Device, Settings
 
 DEFAULTS = Settings()
 TIMEOUT_DEFAULTS = Timeouts()
@@ -57,7 +57,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                                          allow_blank=False, id="sandbox"),
                        f"default {DEFAULTS.sandbox} — docker when its engine and image are there, else local")
             yield Static("", id="sandbox-status", classes="setting-note")
-            yield _row("device", Select([(x, x) for x in ("auto", "cuda", "cpu")], value=s.device,
+            yield _row("device", Select([(x, x) for x in typing.get_args(Device)], value=s.device,
                                         allow_blank=False, id="device"),
                        f"default {DEFAULTS.device} — the problem's device; CUDA when a GPU is visible")
             yield _row("compile timeout", Input(f"{s.timeouts.compile:g}", type="number", id="t_compile"),
