@@ -8,7 +8,7 @@ Each grading is a new `python -m grader check --json` process with a compile cac
 (empty at the start). "compile" is the compile phase from the grader's events, "grading" the report's
 duration, "wall" the whole process. The build breakdown builds the same extension outside any sandbox:
 once the way torch's load_inline does in a worker (before this work: torch's defaults), once through
-grader/builder.py with the builder's settings (MAX_JOBS = cores, TORCH_CUDA_ARCH_LIST = the device's), and
+grader/jail/builder.py with the builder's settings (MAX_JOBS = cores, TORCH_CUDA_ARCH_LIST = the device's), and
 the body-only change reusing the first build's binding object; per-object seconds come from ninja's log.
 """
 
@@ -33,7 +33,7 @@ CASES = {  # device -> (solution, problem, kernel body before, after)
 
 CAPTURE = """
 import json, runpy, sys
-from grader import build_shim
+from grader.jail import build_shim
 
 class Capture:
     def send(self, frame):
@@ -57,7 +57,7 @@ ce.load_inline(r["name"], r["cpp_sources"], r["cuda_sources"] or None, functions
 AFTER = """
 import json, sys
 from pathlib import Path
-from grader.builder import build
+from grader.jail.builder import build
 build(json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))
 """
 
@@ -99,7 +99,7 @@ def timed(code: str, args: list[str], env: dict[str, str]) -> float:
 
 
 def breakdown(request: dict, changed: dict, scratch: Path) -> list[tuple[str, float, dict[str, float]]]:
-    from grader.compile_cache import device_arch
+    from grader.judge.compile_cache import device_arch
 
     builder_env = {"MAX_JOBS": os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)}
     if device_arch():

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.engine import grade  # noqa: E402
+from grader.judge.engine import grade  # noqa: E402
 from grader.models import GradeRequest  # noqa: E402
 
 

@@ -6,7 +6,7 @@
 
 Problems come from ../shared/kernelbench/levelN (or --kernelbench-dir, or $KG_KERNELBENCH_DIR). They are sized on the meta device
 (no memory, no GPU) and the --largest N by input plus output bytes are taken, ties by name; --only picks by
-name instead. Each is graded with `grader.engine.grade` (jailed workers, outputs handed over on the GPU),
+name instead. Each is graded with `grader.judge.engine.grade` (jailed workers, outputs handed over on the GPU),
 then, for the problems --kernelbench-for names, with bench/kb_eval.py: KernelBench's published method
 (5 seeded correctness trials, 100 CUDA-event timing trials with an L2 flush, eager and torch.compile
 baselines) in its own process on the same problem and solution.
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.engine import grade  # noqa: E402
+from grader.judge.engine import grade  # noqa: E402
 from grader.models import GradeRequest  # noqa: E402
 
 SOLUTIONS = {"19_ReLU": ROOT / "solutions" / "level1" / "relu.py"}  # problem stem -> honest CUDA solution

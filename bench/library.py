@@ -35,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import problems  # noqa: E402
-from grader.engine import grade  # noqa: E402
-from grader.models import GradeRequest, Timeouts  # noqa: E402
+from grader.judge import problems  # noqa: E402
+from grader.judge.engine import grade  # noqa: E402
+from grader.models import GradeRequest, Phase, ProgressEvent, Timeouts  # noqa: E402
 
 COLUMNS = ["problem", "level", "verdict", "speedup vs eager", "speedup vs compile", "runtime ms", "eager ms",
            "roofline", "TFLOP/s", "GB/s", "flags"]

@@ -1,5 +1,5 @@
 """How long working out a problem's shapes and sizes takes (the TUI preview, `problems show`, and the
-grader's up-front sizing all use grader.sizing.measure). Prints a markdown table.
+grader's up-front sizing all use grader.judge.sizing.measure). Prints a markdown table.
 
     python bench/preview_sizing.py [PROBLEM.py ...]
 
@@ -26,7 +26,7 @@ KB = Path(os.environ.get("KERNELBENCH_DIR", "/work/shared/kernelbench")) / "leve
 DEFAULT = [ROOT / "problems/cpu/cpu_softmax.py", ROOT / "problems/level1/relu.py",
            ROOT / "problems/level3/resnet_block.py", KB / "19_ReLU.py", KB / "47_Sum_reduction_over_a_dimension.py",
            KB / "54_conv_standard_3D__square_input__square_kernel.py"]
-HIT = ("import sys, time; t = time.perf_counter(); from grader import sizing; "
+HIT = ("import sys, time; t = time.perf_counter(); from grader.judge import sizing; "
        "sizing.measure(sys.argv[1]); print((time.perf_counter() - t) * 1e3, 'torch' in sys.modules)")
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     t = time.perf_counter()
     import torch  # noqa: F401
     torch_ms = (time.perf_counter() - t) * 1e3
-    from grader import sizing
+    from grader.judge import sizing
 
     files = [Path(a) for a in sys.argv[1:]] or [f for f in DEFAULT if f.is_file()]
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, python {platform.python_version()}, "

@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
-from grader.protocol import Channel  # noqa: E402
+from grader.protocol.wire import Channel  # noqa: E402
 from sandbox import BACKENDS, WorkerSpec  # noqa: E402
 
 SPEC = WorkerSpec(module="echo_worker", pythonpath=[str(REPO / "tests" / "sandbox"), str(REPO)])
@@ -55,9 +55,10 @@ def docker_split(sb, runs: int) -> dict[str, float]:
     for _ in range(runs):
         root, uid = sb._folders()
         from sandbox.common import listen, remove_tree
+        from sandbox.docker.config import container_config
         listener = listen(root / "chan" / "chan.sock")
         (root / "chan" / "chan.sock").chmod(0o666)
-        config, _paths = sb._config(SPEC, root, uid)
+        config, _paths = container_config(sb.image, sb.python, sb.host_toolchain, SPEC, root, uid)
         t0 = time.perf_counter()
         c = sb.client.containers.create(**config)
         t1 = time.perf_counter()

@@ -6,7 +6,7 @@ Per tensor size, two ways:
   one, on the GPU;
 - on the GPU (CUDA gradings): a second process (the "worker") holds the output on the GPU; from the
   grader's request to a verdict, the worker copies it into an exportable allocation and sends the handle
-  over a unix socket (grader/cuda_share.py, SCM_RIGHTS), the grader checks the descriptor, imports, maps and
+  over a unix socket (grader/protocol/cuda_share.py, SCM_RIGHTS), the grader checks the descriptor, imports, maps and
   copies it into its own memory, then compares it with its own expected tensor on the GPU.
 
 Prints a table; run: python bench/tensor_handover.py [--sizes-mb 64,1024,4096]
@@ -28,10 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from grader import cuda_share  # noqa: E402
-from grader import messages as m  # noqa: E402
-from grader.compare import compare  # noqa: E402
-from grader.protocol import Channel, read_tensor, write_tensor  # noqa: E402
+from grader.protocol import cuda_share  # noqa: E402
+from grader.protocol import messages as m  # noqa: E402
+from grader.judge.compare import compare  # noqa: E402
+from grader.protocol.wire import Channel, read_tensor, write_tensor  # noqa: E402
 
 
 def timed(fn):

@@ -1,6 +1,6 @@
 """Does the grader's timing agree with triton's do_bench? A size sweep, side by side in one run.
 
-For each case the same pair (reference `Model`, candidate `ModelNew`) is graded by `grader.engine.grade()`
+For each case the same pair (reference `Model`, candidate `ModelNew`) is graded by `grader.judge.engine.grade()`
 (jailed workers, events, the trusted window), then timed in this process by triton's `do_bench` (median) and by
 KernelBench's cuda_event loop (bench/kb_eval.py: an L2 flush, a sync, events around one call, a sync; the
 mean of 100 trials, as KernelBench reports). Printed: per-call
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.kb_eval import time_cuda_events  # noqa: E402  (KernelBench's own loop: L2 flush, sync, events)
-from grader.engine import grade  # noqa: E402
+from grader.judge.engine import grade  # noqa: E402
 from grader.models import GradeRequest  # noqa: E402
 
 SIZES = {"4K": 1 << 10, "256K": 1 << 16, "4M": 1 << 20, "64M": 1 << 24, "256M": 1 << 26, "1G": 1 << 28, "4G": 1 << 30}

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.timing_agreement import load  # noqa: E402
-from grader import backends, problems  # noqa: E402
-from grader.engine import grade  # noqa: E402
+from grader.jail import backends  # noqa: E402
+from grader.judge import problems  # noqa: E402
+from grader.judge.engine import grade  # noqa: E402
 from grader.models import GradeRequest, Phase, ProgressEvent  # noqa: E402
 
 DEFAULT_CASES = ("solutions/triton/softmax.py:softmax", "solutions/cute/relu.py:relu")
@@ -86,7 +87,7 @@ def main() -> None:
         if args.profile:
             from rich.console import Console
 
-            from grader.display import profile_table
+            from grader.cli.display import profile_table
 
             Console().print(profile_table(report))
     print(f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}; triton "

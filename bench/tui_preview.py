@@ -26,7 +26,7 @@ from tui.catalog import load_catalog  # noqa: E402
 from tui.describer import Describer  # noqa: E402
 
 # The child that every preview started before (tui/catalog.py until this change).
-OLD_CHILD = ("import json, sys\nfrom pathlib import Path\nfrom grader.problems import describe_inputs\n"
+OLD_CHILD = ("import json, sys\nfrom pathlib import Path\nfrom grader.judge.problems import describe_inputs\n"
              "print(json.dumps(describe_inputs(Path(sys.argv[1]))))\n")
 
 

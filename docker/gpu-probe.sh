@@ -207,13 +207,14 @@ export KG_DOCKER_IMAGE=$IMAGE
 if skipped 5; then result "5 torch.cuda in container" SKIP "KG_PROBE_SKIP"; else
 "$PY" - >"$LOG/cuda.log" 2>&1 <<'PYEOF'
 import os, docker
-from sandbox.docker_backend import DockerSandbox, _driver_libraries, _nvidia_devices
+from sandbox.docker import DockerSandbox
+from sandbox.docker.devices import _driver_libraries, _nvidia_devices, device_config
 sb = DockerSandbox()
 devices = _nvidia_devices()
 libs = _driver_libraries()
 print("devices:", devices)
 print("driver libraries:", len(libs), sorted(libs)[:8])
-config = sb._gpu_devices({"mounts": [], "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}})
+config = device_config({"mounts": [], "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}, sb.image_env)
 out = sb.client.containers.run(sb.image, [sb.python, "-c", "import torch, pydantic, psutil, numpy; print(torch.cuda.is_available(), torch.cuda.device_count(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"],
                                user="10001:10001", network_mode="none", read_only=True, cap_drop=["ALL"],
                                security_opt=["no-new-privileges"], tmpfs={"/tmp": "size=1g"}, remove=True,

@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     if name in ("grade", "Cancelled"):
-        from . import engine
+        from grader.judge import engine
         return getattr(engine, name)
     if name in ("GradeRequest", "Report", "ProgressEvent", "Status", "Phase", "Timeouts"):
         from . import models

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class Status(str, enum.Enum):
@@ -41,15 +41,25 @@ class Timeouts(BaseModel):
     timing: float = Field(120.0, gt=0)
 
 
-class GradeRequest(BaseModel):
-    """Everything `grade()` needs; the CLI, the TUI and batch grading build one of these."""
+def _known_sandbox(name: str) -> str:
+    import sandbox  # late: the jail reads this module and has no sandbox package
+
+    if name not in sandbox.CHOICES:
+        raise ValueError(f"unknown sandbox {name!r}; choose one of {', '.join(sandbox.CHOICES)}")
+    return name
+
+
+SandboxName = Annotated[str, AfterValidator(_known_sandbox)]
+
+
+class GradeOptions(BaseModel):
+    """How to grade, whatever the solution and problem: the options `grader check` takes, the TUI's settings
+    offer (tests check both) and GradeRequest carries. A new option added here reaches all three."""
 
     model_config = ConfigDict(extra="forbid")
-    solution: str = Field(description="path of the ModelNew file")
-    problem: str = Field(description="bundled problem name or path of a KernelBench-format file")
     problems_dir: str | None = Field(None, description="extra folder of KernelBench-format problems")
     device: Literal["cuda", "cpu"] = "cuda"
-    sandbox: Literal["auto", "local", "docker"] = "auto"
+    sandbox: SandboxName = Field("auto", description="worker isolation: auto or a provider of sandbox.BACKENDS")
     trials: int = Field(5, ge=1, le=100)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     baseline_compile: bool = Field(True, description="also time torch.compile of the reference")
@@ -60,12 +70,19 @@ class GradeRequest(BaseModel):
         None, description="grade a variant of the problem in this dtype: floating inputs and the models cast")
     memory_limit_mb: int | None = Field(None, description="host memory cap of a worker")
     gpu_memory_limit_mb: int | None = Field(None, description="GPU memory cap of a worker")
+    profile: bool = Field(False, description="after a passing CUDA grading, profile one forward of the candidate "
+                          "with Nsight Compute (--profile)")
+
+
+class GradeRequest(GradeOptions):
+    """Everything `grade()` needs; the CLI, the TUI and batch grading build one of these."""
+
+    solution: str = Field(description="path of the ModelNew file")
+    problem: str = Field(description="bundled problem name or path of a KernelBench-format file")
     baselines: KnownBaselines | None = Field(None, description="trusted baseline timings measured earlier; "
                                              "when set, the baselines are not timed again")
     dims: dict[str, int] = Field(default_factory=dict, description="module-level sizes of the problem to "
                                  "override (--dims), for both workers and the sizing")
-    profile: bool = Field(False, description="after a passing CUDA grading, profile one forward of the candidate "
-                          "with Nsight Compute (--profile)")
 
 
 class ProgressEvent(BaseModel):
@@ -165,7 +182,7 @@ class PrecisionAudit(BaseModel):
 
 
 class ProfileRow(BaseModel):
-    """One kernel of the candidate's profiled forward, as Nsight Compute measured it (grader/ncu.py); launches of
+    """One kernel of the candidate's profiled forward, as Nsight Compute measured it (grader/judge/ncu.py); launches of
     the same kernel are summed (duration) or averaged weighted by duration (the shares of peak)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -227,7 +244,7 @@ class Report(BaseModel):
     duration_s: float = 0.0
     versions: dict[str, str] = Field(default_factory=dict)
     backend: str = Field("", description="kernel language of the solution, read from its imports: cuda, triton, "
-                         "cute (grader/backends.py)")
+                         "cute (grader/jail/backends.py)")
     profile: list[ProfileRow] | None = Field(None, description="Nsight Compute's summary per kernel of one "
                                              "profiled forward (--profile); null when not asked")
     profile_note: str = Field("", description="why the profile is empty or partial (ncu refused, timed out)")
@@ -249,7 +266,8 @@ class ProblemMeta(BaseModel):
     dtype: str = "float32"
     atol: float | None = None
     rtol: float | None = None
-    flops: str | None = Field(None, description="python expression over the problem module's integer constants, e.g. '2*M*N*K'")
+    flops: str | None = Field(None, description="python expression over the problem module's integer constants, "
+                                                "e.g. '2*M*N*K'")
     min_bytes: str | None = Field(None, description="same kind of expression: fewest bytes a kernel must move")
     difficulty: Literal["easy", "medium", "hard"] = "medium"
     device: Literal["cuda", "cpu", "any"] = "any"

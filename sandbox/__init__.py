@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from .base import Limits, Sandbox, SandboxError, Worker, WorkerSpec
-from .docker_backend import DockerSandbox
+from .docker import DockerSandbox
 from .local import LocalSandbox
 
-BACKENDS: dict[str, type[Sandbox]] = {"local": LocalSandbox, "docker": DockerSandbox}
+# The registry of providers, each named once (by its class's `name`): the CLI's and the TUI's choices and
+# GradeRequest's validation read it. In the order 'auto' tries them: the stronger isolation first.
+BACKENDS: dict[str, type[Sandbox]] = {cls.name: cls for cls in (DockerSandbox, LocalSandbox)}
+CHOICES: list[str] = ["auto", *BACKENDS]
 
 
 def open_sandbox(kind: str = "auto") -> Sandbox:
-    """'local', 'docker', or 'auto': Docker when its engine and image are there, else local."""
+    """A provider of BACKENDS by name, or 'auto': the first that is available (Docker when its engine and
+    image are there, else local)."""
     if kind == "auto":
-        for name in ("docker", "local"):
-            cls = BACKENDS.get(name)
-            if cls and cls.available()[0]:
+        for cls in BACKENDS.values():
+            if cls.available()[0]:
                 return cls()
-    cls = BACKENDS.get(kind)
-    if cls is None:
-        raise SandboxError(f"unknown sandbox backend {kind!r}; choose auto, local or docker")
+    if kind not in BACKENDS:
+        raise SandboxError(f"unknown sandbox backend {kind!r}; choose {', '.join(CHOICES)}")
+    cls = BACKENDS[kind]
     ok, why = cls.available()
     if not ok:
         raise SandboxError(why)
     return cls()
 
 
-__all__ = ["Limits", "Sandbox", "SandboxError", "Worker", "WorkerSpec", "open_sandbox", "BACKENDS"]
+__all__ = ["Limits", "Sandbox", "SandboxError", "Worker", "WorkerSpec", "open_sandbox", "BACKENDS", "CHOICES"]

@@ -53,7 +53,7 @@ def accept_channel(listener: socket.socket, timeout: float, worker: Worker) -> s
             conn, _ = listener.accept()
             conn.settimeout(None)
             return conn
-        except socket.timeout:
+        except TimeoutError:
             code = worker.poll()
             if code is not None:
                 raise SandboxError(f"worker exited with code {code} before connecting:\n{worker.log()[-2000:]}")
@@ -94,12 +94,28 @@ def remove_tree(path: Path) -> None:
 
 
 def importables(folder: str, only: list[str] | None = None) -> list[str]:
-    """What Python can import from a folder of the Python path: its packages and modules, nothing else;
-    of those, only the packages or modules named in `only` when given."""
-    try:
-        names = sorted(os.listdir(folder))
-    except OSError:
-        return []
-    return [n for n in names if not n.startswith(".") and (only is None or n.removesuffix(".py") in only) and (
-        (n.endswith(".py") and os.path.isfile(os.path.join(folder, n)))
-        or os.path.isfile(os.path.join(folder, n, "__init__.py")))]
+    """What Python can import from a folder of the Python path, as paths relative to it to mount one by one:
+    its packages and modules, nothing else. With `only`, just those (dotted names: `pkg.sub` brings
+    pkg/__init__.py and pkg/sub, not the rest of pkg)."""
+    if only is None:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return []
+        return [n for n in names if not n.startswith(".") and _importable(folder, n)]
+    chosen: set[str] = set()
+    for dotted in only:
+        parts = dotted.split(".")
+        parents = [os.path.join(*parts[:i], "__init__.py") for i in range(1, len(parts))]
+        leaf = os.path.join(*parts)
+        if not os.path.isfile(os.path.join(folder, leaf, "__init__.py")):
+            leaf += ".py"
+        if os.path.exists(os.path.join(folder, leaf)) and all(os.path.isfile(os.path.join(folder, p)) for p in parents):
+            chosen.update(parents + [leaf])
+    # a file inside a folder mounted whole is already there
+    return sorted(p for p in chosen if not any(p.startswith(q + os.sep) for q in chosen))
+
+
+def _importable(folder: str, name: str) -> bool:
+    path = os.path.join(folder, name)
+    return (name.endswith(".py") and os.path.isfile(path)) or os.path.isfile(os.path.join(path, "__init__.py"))

@@ -130,7 +130,7 @@ def cuda_home(env: dict[str, str]) -> str | None:
 def _version(path: str, env: dict[str, str]) -> str | None:
     out = _run([path, "--version"], env).strip().splitlines()
     releases = [line for line in out if "release" in line]  # nvcc's first line names only the driver
-    return (releases or out or [None])[0]
+    return (releases or out or [None])[0]  # type: ignore[list-item]
 
 
 def _compiler_dirs(path: str, env: dict[str, str]) -> set[str]:
@@ -212,8 +212,8 @@ def _shown(dirs: set[str]) -> list[str]:
 
 def discover(env: dict[str, str] | None = None) -> Toolchain:
     """The toolchain under `env` (default: this process's environment); cached per relevant variables."""
-    env = os.environ if env is None else env
-    relevant = tuple((k, env[k]) for k in (*TOOLCHAIN_ENV, *LOCATING_ENV) if k in env)
+    seen = os.environ if env is None else env
+    relevant = tuple((k, seen[k]) for k in (*TOOLCHAIN_ENV, *LOCATING_ENV) if k in seen)
     return _discover(relevant)
 
 

@@ -1,21 +1,22 @@
-"""A thread that watches a worker's whole process tree and stops it on a breach of its limits.
+"""The watch loop both providers run over a worker's limits, and the local provider's process-tree watchdog.
 
 rlimits bound one process; a worker that forks splits its use across many. So
-the watchdog sums over every descendant it can see, and remembers every PID it
-ever saw so that a kill reaches processes that left the tree with setsid.
+the local watchdog sums over every descendant it can see, and remembers every PID it
+ever saw so that a kill reaches processes that left the tree with setsid. The Docker
+provider reads the container's cgroup instead (sandbox/docker/cgroups.py).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
-from .base import Limits
 from . import gpu_memory
+from .base import Limits
 
 
 def folder_bytes(root: Path) -> int:
@@ -29,17 +30,31 @@ def folder_bytes(root: Path) -> int:
     return total
 
 
-class Watchdog:
-    def __init__(self, pid: int, limits: Limits, folders: list[Path], on_breach: Callable[[str], None],
-                 period_s: float = 0.02):
-        self.pid = pid
-        self.limits = limits
-        self.folders = folders
+# A probe the loop runs every `every` ticks: the cause of a breach ("memory", "pids", "disk", "gpu_memory")
+# or None.
+Check = tuple[int, Callable[[], str | None]]
+
+
+def disk_check(folders: list[Path], limit: int) -> Callable[[], str | None]:
+    return lambda: "disk" if sum(folder_bytes(f) for f in folders) > limit else None
+
+
+def gpu_breach(pids: set[int], limit: int) -> str | None:
+    return "gpu_memory" if gpu_memory.used_by(pids) > limit else None
+
+
+class WatchLoop:
+    """A thread that runs its checks every period and stops the worker (on_breach) at the first breach.
+
+    Both providers watch this way; what they read differs (the local one a process tree through /proc,
+    the Docker one the container's cgroup), so each brings its own checks."""
+
+    def __init__(self, checks: list[Check], on_breach: Callable[[str], None], period_s: float,
+                 until: threading.Event | None = None):
+        self.checks = checks
         self.on_breach = on_breach
         self.period_s = period_s
-        self.peak_memory = 0
-        self.peak_gpu_memory = 0
-        self._seen: set[int] = set()
+        self._until = until or threading.Event()   # the worker ended: nothing left to watch
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="sandbox-watchdog")
 
@@ -48,8 +63,33 @@ class Watchdog:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not threading.current_thread():
+        if self._thread is not threading.current_thread() and self._thread.ident is not None:
             self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        ticks = 0
+        while not self._stop.wait(self.period_s) and not self._until.is_set():
+            ticks += 1
+            for every, check in self.checks:
+                cause = check() if ticks % every == 0 else None
+                if cause:
+                    self.on_breach(cause)
+                    return
+
+
+class Watchdog(WatchLoop):
+    """The local provider's: sums memory and threads over every descendant it can see, and remembers every
+    PID it ever saw so that a kill reaches processes that left the tree with setsid."""
+
+    def __init__(self, pid: int, limits: Limits, folders: list[Path], on_breach: Callable[[str], None],
+                 period_s: float = 0.02):
+        self.pid = pid
+        self.limits = limits
+        self._seen: set[int] = set()
+        checks: list[Check] = [(1, self._check)]
+        if limits.disk_bytes:  # walking folders costs more than reading /proc: every ~0.5 s
+            checks.append((25, disk_check(folders, limits.disk_bytes)))
+        super().__init__(checks, on_breach, period_s)
 
     def seen_pids(self) -> list[int]:
         return sorted(self._seen)
@@ -74,28 +114,11 @@ class Watchdog:
                 threads += p.num_threads()
             except psutil.Error:
                 pass
-        self.peak_memory = max(self.peak_memory, rss)
         lim = self.limits
         if lim.memory_bytes and rss > lim.memory_bytes:
             return "memory"
         if threads > lim.pids:
             return "pids"
         if lim.gpu_memory_bytes:
-            used = gpu_memory.used_by({p.pid for p in procs})
-            self.peak_gpu_memory = max(self.peak_gpu_memory, used)
-            if used > lim.gpu_memory_bytes:
-                return "gpu_memory"
+            return gpu_breach({p.pid for p in procs}, lim.gpu_memory_bytes)
         return None
-
-    def _run(self) -> None:
-        ticks = 0
-        while not self._stop.wait(self.period_s):
-            cause = self._check()
-            # Walking folders costs more than reading /proc, so do it every ~0.5 s.
-            ticks += 1
-            if cause is None and ticks % 25 == 0 and self.limits.disk_bytes:
-                if sum(folder_bytes(f) for f in self.folders) > self.limits.disk_bytes:
-                    cause = "disk"
-            if cause:
-                self.on_breach(cause)
-                return

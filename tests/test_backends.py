@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from grader import backends, policy
+from grader.jail import backends
+from grader.judge import policy
 from kgtest import ROOT, run_grader
 
 
@@ -41,7 +42,7 @@ OTHER_LANGUAGES = sorted(p for lang in ("triton", "cute") for p in (ROOT / "solu
 @pytest.mark.parametrize("path", OTHER_LANGUAGES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_solutions_in_other_languages(path):
     """Each names a bundled problem, is written in its folder's language and brings its own kernel."""
-    from grader import problems
+    from grader.judge import problems
 
     assert problems.resolve(path.stem).is_file()
     assert backends.detect(path).name == path.parent.name

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from grader.compile_cache import (BLOB, BuildRequest, CompileCache, CompileService, cache_key, hand_over, object_keys,
+from grader.judge.compile_cache import (BLOB, BuildRequest, CompileCache, CompileService, cache_key, hand_over, object_keys,
                                   open_regular, refused_flag)
 from kgtest import ROOT, grader_env, run_grader
 
@@ -145,7 +145,7 @@ def test_object_keys_follow_only_what_goes_into_each_object(change, main_same, c
 BUILD = """
 import json, sys
 from pathlib import Path
-from grader.builder import build
+from grader.jail.builder import build
 request, folder, reuse = json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 print(build(request, folder, reuse))
 """

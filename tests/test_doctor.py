@@ -31,7 +31,7 @@ def test_doctor_reports_this_machine_and_a_fix_for_everything_not_ok():
     assert code == (1 if any(c["level"] == "missing" for c in checks.values()) else 0)
     import torch
     assert checks["torch"]["detail"].startswith(torch.__version__)
-    from grader.compile_cache import CompileCache
+    from grader.judge.compile_cache import CompileCache
     assert checks["compile cache"]["detail"].startswith(str(CompileCache().root))
     from importlib.util import find_spec
     assert checks["Triton"]["level"] == ("ok" if find_spec("triton") else "warn"), checks["Triton"]

@@ -31,7 +31,7 @@ def test_cute_relu_passes():
 
 @pytest.mark.parametrize("solution, problem", [("relu.py", "relu"), ("matmul.py", "matmul")])
 def test_profile_names_the_solutions_kernels(solution, problem):
-    from grader import ncu
+    from grader.judge import ncu
 
     if ncu.find() is None:
         pytest.skip("no Nsight Compute here")

@@ -1,4 +1,4 @@
-"""Outputs of CUDA gradings stay on the GPU (grader/cuda_share.py): run on the H200.
+"""Outputs of CUDA gradings stay on the GPU (grader/protocol/cuda_share.py): run on the H200.
 
     python -m pytest -q -s tests/test_gpu_handover.py
 """
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.gpu
 KERNELBENCH = Path(os.environ.get("KG_KERNELBENCH_DIR", ROOT.parent / "shared" / "kernelbench"))
 EXPORT = """
 import socket, sys, torch
-from grader import cuda_share, messages as m
-from grader.protocol import Channel
+from grader.protocol import cuda_share, messages as m
+from grader.protocol.wire import Channel
 chan = Channel(socket.socket(fileno=int(sys.argv[1])))
 x = torch.arange(3 << 20, dtype=torch.float32, device="cuda").reshape(3, -1)
 exporter = cuda_share.Exporter(0)
@@ -38,9 +38,9 @@ chan.send({"ok": True})
 def test_an_export_from_another_process_arrives_whole_and_stays_the_graders():
     import torch
 
-    from grader import cuda_share
-    from grader import messages as m
-    from grader.protocol import Channel
+    from grader.protocol import cuda_share
+    from grader.protocol import messages as m
+    from grader.protocol.wire import Channel
 
     assert cuda_share.unavailable() is None, cuda_share.unavailable()
     ours, theirs = socket.socketpair()
@@ -64,7 +64,7 @@ def test_an_export_from_another_process_arrives_whole_and_stays_the_graders():
 def test_import_refuses_a_pipe_and_a_short_handle_without_leaking():
     import torch
 
-    from grader import cuda_share
+    from grader.protocol import cuda_share
 
     rd, wr = os.pipe()
     with pytest.raises(cuda_share.CudaError, match="pipe"):

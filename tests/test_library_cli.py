@@ -121,7 +121,7 @@ def _import_starter(path, monkeypatch):
 def test_new_writes_starter_that_matches_model_parameters(tmp_path, monkeypatch):
     import torch
 
-    from grader import problems
+    from grader.judge import problems
 
     out = tmp_path / "sol.py"
     p = grader("new", "resnet_block", "-o", str(out))
@@ -159,10 +159,10 @@ def test_new_default_path_cpu_stub_and_kernelbench_file(kb_dir, tmp_path, monkey
 def test_cpu_starter_compiles_and_grades_incorrect(tmp_path):
     """A starter is a real, gradable file: it compiles, runs, and is (expectedly) wrong."""
     try:
-        from grader import engine
+        from grader.judge import engine
         from grader.models import GradeRequest
     except ImportError:
-        pytest.skip("grader.engine not available")
+        pytest.skip("grader.judge.engine not available")
     out = tmp_path / "sol.py"
     assert grader("new", "cpu_row_sum", "-o", str(out)).returncode == 0
     report = engine.grade(GradeRequest(solution=str(out), problem="cpu_row_sum", device="cpu", sandbox="local",

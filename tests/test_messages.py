@@ -11,7 +11,7 @@ from rich.console import Console
 
 from kgtest import FIXTURES, run_grader
 
-from grader.display import LiveProgress, summary
+from grader.cli.display import LiveProgress, summary
 from grader.models import Phase, ProgressEvent, Report, Status, TimingStats
 
 no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

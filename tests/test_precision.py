@@ -16,9 +16,10 @@ import torch
 
 from kgtest import FIXTURES, ROOT, report_of, run_grader
 
-from grader import lint, policy, precision, problems
-from grader.compare import tolerance
-from grader.runner import ModelRunner
+from grader.judge import lint, policy, precision, problems
+from grader.judge.compare import tolerance
+from grader.jail.runner import ModelRunner
+from grader.jail import float64
 
 RAND = FIXTURES / "matmul_rand.py"                                  # positive inputs: large sums
 RANDN = ROOT / "tests" / "adversarial" / "problems" / "matmul_cpu.py"  # zero-mean inputs
@@ -38,8 +39,8 @@ def tf32(x: torch.Tensor) -> torch.Tensor:
 
 def test_round_mantissa_is_tf32_rounding():
     x = torch.randn(100_000) * 1e3
-    assert torch.equal(precision.round_mantissa(x.double(), 10).float(), tf32(x))
-    assert torch.equal(precision.round_mantissa(x.double(), 52), x.double())
+    assert torch.equal(float64.round_mantissa(x.double(), 10).float(), tf32(x))
+    assert torch.equal(float64.round_mantissa(x.double(), 52), x.double())
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,8 @@ def test_honest_summation_orders_are_never_flagged_and_tf32_always_is(orders, pr
     seed = 1234
     a, b = runner.inputs(seed)
     eager, _ = runner.run(seed, [])
-    ref64 = precision.float64_outputs(runner, seed, None, None)
-    probe = precision.float64_outputs(runner, seed, precision.PROBE_BITS[torch.float32], None)
+    ref64 = float64.float64_outputs(runner, seed, None, None)
+    probe = float64.float64_outputs(runner, seed, precision.PROBE_BITS[torch.float32], None)
     assert ref64[0].dtype == torch.float64 and not torch.equal(ref64[0], probe[0])
     rows = []
     for name in ("naive", "tiled", "split_k", "tree"):

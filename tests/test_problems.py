@@ -15,7 +15,7 @@ import torch
 
 from kgtest import FIXTURES, ROOT
 
-from grader import problems, roofline, sizing
+from grader.judge import problems, roofline, sizing
 from grader.errors import UsageError
 from grader.models import ProblemMeta
 
@@ -292,7 +292,7 @@ def test_bad_expression_gives_unknown_not_crash(tmp_path):
 
 def _engine():
     try:
-        from grader import engine
+        from grader.judge import engine
         from grader.models import GradeRequest
     except ImportError:
         return None, None
@@ -304,7 +304,7 @@ def _engine():
 def test_cpu_track_solution_passes_the_grader(path: Path):
     engine, GradeRequest = _engine()
     if engine is None:
-        pytest.skip("grader.engine not available")
+        pytest.skip("grader.judge.engine not available")
     req = GradeRequest(solution=str(path), problem=path.stem, device="cpu", sandbox="local",
                        baseline_compile=False, trials=3, max_timing_s=0.5)
     report = engine.grade(req)

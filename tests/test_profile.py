@@ -11,8 +11,9 @@ import pytest
 
 from rich.console import Console
 
-from grader import ncu
-from grader.display import profile_table
+from grader.jail import ncu_run
+from grader.judge import ncu
+from grader.cli.display import profile_table
 from grader.models import ProfileRow, Report, Status
 from kgtest import FIXTURES, ROOT, run_grader
 
@@ -61,12 +62,12 @@ def test_refusals_are_one_line():
 
 
 def test_ncu_command_profiles_only_the_range_and_writes_csv():
-    cmd = ncu.argv("/x/ncu", "/kg/w/xchg/ncu.csv", ["python", "-m", "grader.worker"])
+    cmd = ncu_run.argv("/x/ncu", "/kg/w/xchg/ncu.csv", ["python", "-m", "grader.jail.worker"])
     joined = " ".join(cmd)
     for part in ("--profile-from-start off", "--target-processes all", "--clock-control none", "--csv",
                  "--log-file /kg/w/xchg/ncu.csv", ",".join(ncu.METRICS)):
         assert part in joined
-    assert cmd[-3:] == ["python", "-m", "grader.worker"]
+    assert cmd[-3:] == ["python", "-m", "grader.jail.worker"]
 
 
 def test_profile_table_and_note_in_the_cli_output():
@@ -129,7 +130,7 @@ def test_profiling_plumbing_through_the_jail_with_a_stand_in_ncu(tmp_path, monke
     import sys
 
     import sandbox
-    from grader import engine
+    from grader.judge import engine
     from grader.models import GradeRequest
 
     tools = tmp_path / "tools"

@@ -9,9 +9,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from grader import messages as m
-from grader import protocol
-from grader.protocol import Channel, ProtocolError, read_tensor, write_tensor
+from grader.protocol import messages as m
+from grader.protocol import wire
+from grader.protocol.wire import Channel, ProtocolError, read_tensor, write_tensor
 
 
 def test_every_command_round_trips_through_json_and_the_union():
@@ -76,7 +76,7 @@ def test_a_flood_of_descriptors_is_a_protocol_error_and_leaks_nothing():
     rd, wr = os.pipe()
     before = len(os.listdir("/proc/self/fd"))
     try:
-        ca.send({"ok": True}, [rd] * (protocol.MAX_FDS + 10))
+        ca.send({"ok": True}, [rd] * (wire.MAX_FDS + 10))
         with pytest.raises(ProtocolError, match="file descriptors"):
             cb.recv(timeout=1)
         assert len(os.listdir("/proc/self/fd")) == before
@@ -86,7 +86,7 @@ def test_a_flood_of_descriptors_is_a_protocol_error_and_leaks_nothing():
 
 
 def test_tensors_over_a_part_travel_in_parts_and_every_part_is_checked(tmp_path, monkeypatch):
-    monkeypatch.setattr(protocol, "PART_BYTES", 16)
+    monkeypatch.setattr(wire, "PART_BYTES", 16)
     t = torch.arange(10, dtype=torch.float32)  # 40 bytes: parts of 16, 16, 8
     desc = write_tensor(tmp_path, "out", t)
     assert desc.files == ["out.0", "out.1", "out.2"]
@@ -105,7 +105,8 @@ def test_tensors_over_a_part_travel_in_parts_and_every_part_is_checked(tmp_path,
 
 
 def test_outputs_fall_back_to_files_where_cuda_cannot_share_memory(monkeypatch):
-    from grader import cuda_share, engine
+    from grader.protocol import cuda_share
+    from grader.judge import engine
 
     monkeypatch.delenv("KG_HANDOVER", raising=False)
     assert engine.handover_for("cpu") == "files"

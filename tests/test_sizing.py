@@ -10,7 +10,7 @@ import pytest
 
 from kgtest import FIXTURES, report_of, run_grader
 
-from grader import problems, sizing
+from grader.judge import problems, sizing
 from grader.errors import UsageError
 
 KB1 = Path("/work/shared/kernelbench/level1")

@@ -1,4 +1,4 @@
-"""The speedup trust rules (grader/trust.py) and the window checksum (grader/timing.py), one row per rule."""
+"""The speedup trust rules (grader/judge/trust.py) and the window checksum (grader/jail/timing.py), one row per rule."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from grader import trust
+from grader.judge import trust
 from grader.models import TimingStats
-from grader.timing import checksum
+from grader.jail.timing import checksum
 
 
 def stats(median: float, clock: str = "cuda_event") -> TimingStats:
@@ -31,6 +31,17 @@ DECISIONS = [
     pytest.param(1.0, 1.0, "cuda", {"tampering": True}, 1.0, False, [], id="static tampering: untrusted"),
     pytest.param(1.0, 1.0, "cpu", {"spread": 0.25}, 1.0, False, ["noisy_timing"], id="cpu rounds spread 25%"),
     pytest.param(1.0, 1.0, "cpu", {"spread": 0.05}, 1.0, True, [], id="cpu rounds spread 5%"),
+    pytest.param(1.0, 1.0, "cpu", {"spread": 0.10}, 1.0, True, [], id="cpu rounds spread exactly the margin"),
+    pytest.param(0.8, 1.0, "cpu", {"spread": 0.25}, 1.0, False, ["timing_mismatch", "noisy_timing"],
+                 id="cpu: a mismatch and noisy rounds are both flagged"),
+    pytest.param(1.0, 1.0, "cuda", {"reduced_precision": True}, 1.0, False, [],
+                 id="output in lower precision than asked: untrusted"),
+    pytest.param(0.8, 1.0, "cuda", {"tampering": True}, 1.0, False, ["timing_mismatch"],
+                 id="tampering and a mismatch: the clock's figure, untrusted"),
+    pytest.param(0.8, 1.0, "cuda", {"resolution_ms": 0.5}, 0.8, True, ["coarse_own_clock"],
+                 id="cuda: a coarse own clock widens the tolerance and says so"),
+    pytest.param(0.8, 1.0, "cpu", {"resolution_ms": 0.5}, 1.0, False, ["timing_mismatch"],
+                 id="cpu: the clock's resolution does not widen the tolerance"),
 ]
 
 
@@ -65,6 +76,13 @@ def test_the_own_clocks_resolution_widens_the_tolerance_and_is_flagged_when_coar
 def test_excessive_speedup_is_flagged_but_left_to_the_roofline():
     d = trust.decide(stats(0.05), stats(2.0), 0.05, "cuda")
     assert d.flags == ["excessive_speedup"] and d.trusted
+    assert trust.decide(stats(0.5), stats(10.0), 0.5, "cuda").flags == []              # exactly 20x: not above
+    assert trust.decide(stats(0.5), stats(10.5), 0.5, "cuda").flags == ["excessive_speedup"]
+
+
+def test_a_zero_runtime_is_an_infinite_speedup_flagged_excessive():
+    d = trust.decide(stats(0.0), stats(1.0), None, "cuda")
+    assert d.speedup == math.inf and d.flags == ["excessive_speedup"] and not d.trusted
 
 
 def test_trusted_figure_is_reference_time_plus_window_difference_per_call():

@@ -6,10 +6,10 @@ import struct
 import pytest
 import torch
 
-from grader.compare import compare, tolerance
+from grader.judge.compare import compare, tolerance
 from grader.models import ProblemMeta
-from grader.protocol import Channel, ChannelTimeout, ProtocolError, read_tensor, write_tensor
-from grader.timing import bench
+from grader.protocol.wire import Channel, ChannelTimeout, ProtocolError, read_tensor, write_tensor
+from grader.jail.timing import bench
 
 
 def test_compare_accepts_within_tolerance_and_reports_worst():
@@ -39,7 +39,7 @@ def test_compare_exact_for_integers_and_strict_dtype():
 
 
 def test_compare_chunks_large_tensors(monkeypatch):
-    import grader.compare as c
+    import grader.judge.compare as c
     monkeypatch.setattr(c, "CHUNK", 1000)
     ref = torch.randn(10_000)
     got = ref.clone()

@@ -1,6 +1,6 @@
 """kernel-tui: a terminal app for writing, checking and grading KernelBench `ModelNew` solutions.
 
-Everything that grades goes through `grader.engine.grade()`, the same call the CLI makes; the app only
+Everything that grades goes through `grader.judge.engine.grade()`, the same call the CLI makes; the app only
 builds a `GradeRequest` and shows the `ProgressEvent`s and the `Report`.
 """
 

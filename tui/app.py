@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Iterable
+from typing import get_args
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -19,12 +20,14 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.screen import Screen
 
+import sandbox
+
 from .catalog import ProblemInfo, load_catalog
 from .describer import Describer
 from .grading import NO_GPU_HELP, GpuInfo, detect_gpu
 from .screens.main import MainScreen
 from .screens.settings import SettingsScreen
-from .settings import Settings, default_config_path, load_settings, save_settings
+from .settings import Device, Settings, default_config_path, load_settings, save_settings
 from .workspace import Workspace
 
 
@@ -201,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--problem", help="open this problem at start (bundled name or one of --problems-dir)")
     p.add_argument("--workspace", help="folder for your solutions and history (default: ./workspace)")
     p.add_argument("--problems-dir", help="extra folder of KernelBench-format problems")
-    p.add_argument("--device", choices=["auto", "cuda", "cpu"], help="grade on this device")
-    p.add_argument("--sandbox", choices=["auto", "local", "docker"], help="worker isolation")
+    p.add_argument("--device", choices=get_args(Device), help="grade on this device")
+    p.add_argument("--sandbox", choices=sandbox.CHOICES, help="worker isolation")
     p.add_argument("--config", type=Path, help=f"settings file (default {default_config_path()})")
     p.add_argument("--serve", action="store_true", help="serve the app to a web browser instead "
                    "(needs `pip install textual-serve`); every browser tab runs its own kernel-tui")

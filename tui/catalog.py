@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import problems, roofline
+from grader.judge import problems, roofline
 from grader.models import ProblemMeta
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,12 +119,3 @@ def group_by_tag(items: list[ProblemInfo]) -> dict[str, list[ProblemInfo]]:
         for t in p.tags or ["untagged"]:
             groups.setdefault(t, []).append(p)
     return dict(sorted(groups.items()))
-
-
-def human(n: float | None, unit: str) -> str:
-    if n is None:
-        return "—"
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= scale:
-            return f"{n / scale:.3g} {prefix}{unit}"
-    return f"{n:.3g} {unit}"

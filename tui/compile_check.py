@@ -1,11 +1,11 @@
 """Compile-only check: build a solution's inline C++/CUDA without importing or running the solution.
 
-The solution's `load_inline` calls are read from its AST (grader.compile_map); the sources are written out
+The solution's `load_inline` calls are read from its AST (grader.judge.compile_map); the sources are written out
 as `main.cpp` / `cuda.cu` exactly as torch's load_inline writes them, and compiled with the flags it
 uses (`c++ -fsyntax-only` for C++, `nvcc -c` for CUDA, so device code goes through ptxas too). No
 Python of the solution ever runs, so this works on a machine without a GPU.
 
-First it asks the gradings' compile cache (grader/compile_cache.py): when every extension's arguments are
+First it asks the gradings' compile cache (grader/judge/compile_cache.py): when every extension's arguments are
 literals and a grading already built exactly that binary with the same toolchain, the answer is
 "compiles (cached)" at once, without running a compiler.
 
@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.compile_map import Diagnostic, diagnostics, find_extensions
+from grader.judge.compile_map import Diagnostic, diagnostics, find_extensions
 
 DEFAULT_CUDA_ARCH = "9.0"   # the H100 that grades; TORCH_CUDA_ARCH_LIST overrides
 
@@ -68,7 +68,7 @@ def prepare(source: str, folder: Path) -> tuple[list[dict], list[str]]:
 
 def build_requests(source: str) -> list | None:
     """The build requests a grading's load_inline shim would send, when every argument is a literal; else None."""
-    from grader.compile_cache import BuildRequest
+    from grader.judge.compile_cache import BuildRequest
 
     exts = find_extensions(source)
     if not exts:
@@ -94,7 +94,7 @@ def build_requests(source: str) -> list | None:
 def all_cached(source: str, sandbox_kind: str) -> bool:
     """Whether a grading in this sandbox would load every extension of `source` from the compile cache."""
     import sandbox
-    from grader import compile_cache as cc
+    from grader.judge import compile_cache as cc
 
     requests = build_requests(source)
     if not requests:

@@ -22,9 +22,9 @@ import select
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
@@ -135,10 +135,10 @@ class Describer:
 
 def _child() -> int:
     """Answer one JSON line (a problem path) with one JSON line (inputs, init inputs, note, input bytes, output
-    bytes: grader.sizing's figures, the ones a grading is sized by), until stdin ends."""
+    bytes: grader.judge.sizing's figures, the ones a grading is sized by), until stdin ends."""
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)           # what a problem module prints must not land in the answers
-    from grader import sizing
+    from grader.judge import sizing
 
     for line in sys.stdin:
         try:

@@ -1,6 +1,6 @@
 """The TUI's side of grading: pick the device, build the same GradeRequest the CLI builds, call grade().
 
-Nothing here grades by itself: `run_grade` is `grader.engine.grade` with the app's settings, run in a
+Nothing here grades by itself: `run_grade` is `grader.judge.engine.grade` with the app's settings, run in a
 Textual thread worker; its ProgressEvents and the Report travel to the UI as messages (tui.messages).
 """
 
@@ -11,11 +11,11 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from grader.models import GradeRequest, ProgressEvent, Report
+from grader.models import GradeOptions, GradeRequest, ProgressEvent, Report
 
 from .catalog import ProblemInfo
 from .settings import Settings
@@ -71,15 +71,13 @@ def choose_device(settings: Settings, problem: ProblemInfo, gpu: GpuInfo | None)
 
 
 def build_request(settings: Settings, problem: ProblemInfo, solution: Path, device: str) -> GradeRequest:
-    return GradeRequest(solution=str(solution), problem=str(problem.path), problems_dir=settings.problems_dir,
-                        device=device, sandbox=settings.sandbox, trials=settings.trials,
-                        timeouts=settings.timeouts, baseline_compile=settings.baseline_compile,
-                        strict=settings.strict, max_timing_s=settings.max_timing_s,
-                        profile=settings.profile and device == "cuda")
+    options = settings.model_dump(include=set(GradeOptions.model_fields) - {"device", "profile"})
+    return GradeRequest(solution=str(solution), problem=str(problem.path), device=device,
+                        profile=settings.profile and device == "cuda", **options)
 
 
 def run_grade(request: GradeRequest, on_event: Callable[[ProgressEvent], None], cancel: threading.Event) -> Report:
-    """grader.engine.grade, imported late: it pulls in torch, which the UI does not need to start."""
-    from grader.engine import grade
+    """grader.judge.engine.grade, imported late: it pulls in torch, which the UI does not need to start."""
+    from grader.judge.engine import grade
 
     return grade(request, on_event, cancel)

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
-from grader.models import Timeouts
+from grader.models import GradeOptions
 
 CONFIG_ENV = "KERNEL_TUI_CONFIG"
 
@@ -21,23 +21,18 @@ def default_config_path() -> Path:
     return base / "kernel-tui" / "settings.json"
 
 
-class Settings(BaseModel):
-    """What the Settings screen edits. Every field has the default the CLI uses."""
+Device = Literal["auto", "cuda", "cpu"]
+
+
+class Settings(GradeOptions):
+    """What the Settings screen edits: every option of a grading (GradeOptions, with the CLI's defaults)
+    and the TUI's own."""
 
     model_config = ConfigDict(extra="ignore")
+    device: Device = Field("auto", description="auto: the problem's device, "  # type: ignore[assignment]
+                                                                       "CUDA when a GPU is visible")
     workspace: str = Field("workspace", description="folder of your solutions and attempt history "
                                                     "(relative to where kernel-tui starts)")
-    problems_dir: str | None = Field(None, description="extra folder of KernelBench-format problems")
-    sandbox: Literal["auto", "local", "docker"] = Field("auto", description="isolation of the grading workers")
-    device: Literal["auto", "cuda", "cpu"] = Field("auto", description="auto: the problem's device, "
-                                                                       "CUDA when a GPU is visible")
-    timeouts: Timeouts = Field(default_factory=Timeouts)
-    trials: int = Field(5, ge=1, le=100, description="correctness trials on fresh random inputs")
-    max_timing_s: float = Field(10.0, gt=0, description="cap of each timing loop, seconds")
-    baseline_compile: bool = Field(True, description="also time torch.compile of the reference")
-    strict: bool = Field(False, description="refuse solutions that launch no custom kernel")
-    profile: bool = Field(False, description="after a passing CUDA grading, profile one forward with Nsight "
-                                             "Compute (the Profile tab)")
     autosave: bool = Field(True, description="save the editor to the workspace as you type")
     show_reference_solutions: bool = Field(False, description="offer the bundled reference solutions "
                                                               "(solutions/) in the command palette")

@@ -1,4 +1,4 @@
-"""The source a new solution starts from: grader.template's starter when it is there, else a built-in one."""
+"""The source a new solution starts from: grader.teach.template's starter when it is there, else a built-in one."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ def forward_args(problem_path: Path) -> list[str]:
 
 
 def starter_source(problem_name: str, problem_path: Path, meta: ProblemMeta | None, device: str) -> str:
-    """A ModelNew skeleton for the problem. Uses grader.template when that module offers a starter."""
+    """A ModelNew skeleton for the problem. Uses grader.teach.template when that module offers a starter."""
     text = _from_grader_template(problem_name, problem_path, meta, device)
     return text if text is not None else builtin_starter(problem_name, problem_path, meta, device)
 
 
 def _from_grader_template(problem_name: str, problem_path: Path, meta, device: str) -> str | None:
     try:
-        from grader import template  # `grader new` uses the same starter
+        from grader.teach import template  # `grader new` uses the same starter
     except ImportError:
         return None
     render = getattr(template, "render", None)

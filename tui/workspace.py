@@ -38,7 +38,7 @@ class Attempt(BaseModel):
     source: str = ""
 
     @classmethod
-    def from_report(cls, number: int, report: Report, source: str) -> "Attempt":
+    def from_report(cls, number: int, report: Report, source: str) -> Attempt:
         return cls(number=number, status=report.status.value, message=report.message, device=report.device,
                    speedup=report.speedup, speedup_compile=report.speedup_compile, runtime_ms=report.runtime_ms,
                    baseline_ms=report.baseline_ms, max_abs_err=report.max_abs_err, flags=list(report.flags),

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UsageError
-from ..models import Timeouts
+from ..models import SandboxName, Timeouts
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,7 +98,7 @@ class Grading(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     device: Literal["cuda", "cpu"] = "cuda"
-    sandbox: Literal["auto", "local", "docker"] = "auto"
+    sandbox: SandboxName = "auto"
     trials: int = Field(5, ge=1, le=100)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_timing_s: float = Field(10.0, gt=0)

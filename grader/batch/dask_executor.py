@@ -28,8 +28,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 from ..errors import UsageError
 from ..models import GradeRequest, ProgressEvent

@@ -13,7 +13,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ..display import PHASE_TITLES
+from grader.cli.display import PHASE_TITLES
+
 from ..models import ProgressEvent
 from .assignment import Assignment
 from .scoring import StudentScore
@@ -34,7 +35,7 @@ class BatchDisplay:
         self.notes: list[str] = []
 
     @classmethod
-    def for_stdout(cls, stream: TextIO) -> "BatchDisplay":
+    def for_stdout(cls, stream: TextIO) -> BatchDisplay:
         return cls(Console(file=stream))
 
     def begin(self, total: int, students: int, lanes: list[str]) -> None:

@@ -19,9 +19,10 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -177,7 +178,7 @@ class LocalExecutor:
 
 
 def _dask(settings: ExecutorSettings) -> Executor:
-    from .dask_executor import DaskExecutor   # an optional extra: imported only when asked for
+    from .dask_executor import DaskExecutor  # an optional extra: imported only when asked for
 
     return DaskExecutor(settings)
 

@@ -22,11 +22,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from .. import problems
+from grader.judge import problems
+
 from ..models import Report
 from .assignment import Assignment, ProblemEntry
-from .formats import (GradescopeLeaderboardEntry, GradescopeResults, GradescopeTest, PrairieLearnResults,
-                      PrairieLearnTest)
+from .formats import (
+    GradescopeLeaderboardEntry,
+    GradescopeResults,
+    GradescopeTest,
+    PrairieLearnResults,
+    PrairieLearnTest,
+)
 from .ledger import Attempt, Ledger
 from .scoring import ProblemScore, StudentScore, late_days, penalty_pct, score_problem, score_student
 

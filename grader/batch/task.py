@@ -23,7 +23,8 @@ class TaskOutcome(BaseModel):
 
 
 def main(spec_path: str, result_path: str) -> int:
-    from ..engine import grade
+    from grader.judge.engine import grade
+
     from .exports import write_text
 
     req = GradeRequest.model_validate_json(Path(spec_path).read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adv_helpers import ADD, FIXTURES, ROOT, SOLUTIONS, explain, grade
-from grader.policy import check_solution
+from grader.judge.policy import check_solution
 
 KERNEL = '''
 import torch
@@ -31,8 +31,8 @@ CASES = {
     "patch_event": ("import torch\ntorch.cuda.Event.elapsed_time = lambda s, o: 0.0\n", "tampering", "patches_module"),
     "setattr_patch": ("import torch\nsetattr(torch, 'allclose', lambda *a: True)\n", "tampering", "patches_module"),
     "replace_stdout": ("import sys\nsys.stdout = open('/dev/null', 'w')\n", "tampering", "patches_module"),
-    "harness_import": ("import grader.timing\n", "tampering", "harness_access"),
-    "sys_modules": ("import sys\nt = sys.modules['grader.timing']\n", "tampering", "harness_access"),
+    "harness_import": ("import grader.jail.timing\n", "tampering", "harness_access"),
+    "sys_modules": ("import sys\nt = sys.modules['grader.jail.timing']\n", "tampering", "harness_access"),
     "frames": ("import sys\nf = sys._getframe(1).f_back.f_locals\n", "tampering", "harness_access"),
     "gc_objects": ("import gc\nobjs = gc.get_objects()\n", "tampering", "harness_access"),
     "exec": ("exec('import os')\n", "tampering", "dynamic_code"),

@@ -61,7 +61,7 @@ def test_memory_bomb_hits_the_memory_limit():
 
 def test_disk_fill_is_bounded_and_cleaned_up(tmp_path, monkeypatch):
     # Graded in this process, with the worker's disk limits made small: 64 MiB a file, 256 MiB in all.
-    from grader import engine
+    from grader.judge import engine
     from grader.models import GradeRequest
 
     real_spec = engine.Grading.spec
@@ -142,7 +142,7 @@ def test_candidate_is_stopped_while_the_baselines_are_timed(tmp_path):
     # baselines (the rounds alternate), and kills them all at the end.
     import psutil
 
-    from grader import engine
+    from grader.judge import engine
     from grader.models import GradeRequest, Phase
 
     marker = f"kghog-{uuid.uuid4().hex}"

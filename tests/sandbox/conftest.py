@@ -19,7 +19,7 @@ for path in (REPO, HERE.parent):  # the checkout, and tests/ for kgtest (also in
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from grader.protocol import Channel  # noqa: E402
+from grader.protocol.wire import Channel  # noqa: E402
 from sandbox import BACKENDS, Limits, WorkerSpec  # noqa: E402
 from kgtest import processes_with, wait_gone  # noqa: E402,F401  (re-exported to the tests)
 

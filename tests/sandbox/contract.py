@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HERE, REPO, echo_spec, processes_with, wait_gone
-from grader.protocol import ProtocolError
+from grader.protocol.wire import ProtocolError
 from sandbox import BACKENDS, SandboxError, WorkerSpec
 from sandbox.common import MULTICAST_ENV, remove_tree
 from sandbox.local import namespaces_available
@@ -87,6 +87,20 @@ def test_python_path_shows_only_the_named_packages(start, backend):
     here_inside, repo_inside = s.ask(op="env")["env"]["PYTHONPATH"].split(":")
     assert s.ask(op="listdir", path=repo_inside)["value"] == ["grader"]
     assert s.ask(op="listdir", path=here_inside)["value"] == ["echo_worker.py"]
+
+
+def test_a_dotted_package_shows_that_subpackage_and_its_parents_init_only(start, backend):
+    # The jail's part of the grader (grader.jail.MOUNTED): the judge beside it stays out of reach.
+    from sandbox.local import isolation
+
+    if backend == "local" and isolation() != "bwrap":
+        pytest.skip("without bubblewrap the local worker sees the host's file system")
+    s = start(WorkerSpec(module="echo_worker", pythonpath=[str(HERE), str(REPO)],
+                         packages=["echo_worker", "grader.protocol", "grader.errors", "grader.models"]))
+    repo_inside = s.ask(op="env")["env"]["PYTHONPATH"].split(":")[1]
+    assert s.ask(op="listdir", path=f"{repo_inside}/grader")["value"] == ["__init__.py", "errors.py", "models.py",
+                                                                          "protocol"]
+    assert s.ask(op="listdir", path=f"{repo_inside}/grader/judge")["ok"] is False
 
 
 def test_private_writable_folders(start):
@@ -261,7 +275,7 @@ CRASHING_GRADER = textwrap.dedent("""
     import json, os, signal, sys
     sys.path[:0] = [{here!r}, {repo!r}]
     from conftest import echo_spec
-    from grader.protocol import Channel
+    from grader.protocol.wire import Channel
     from sandbox import BACKENDS
     w = BACKENDS[{backend!r}]().start(echo_spec())
     ch = Channel(w.channel)
@@ -287,7 +301,7 @@ def test_crashed_grader_leaves_no_worker(backend):
     info = crash_a_grader(backend, marker)
     if backend == "docker":
         # The container outlives its grader until the next grader's start-up reaps it.
-        from sandbox.docker_backend import DockerSandbox
+        from sandbox.docker import DockerSandbox
         DockerSandbox._reaped.clear()
         DockerSandbox()
     assert wait_gone(marker, 15) == [], "the worker outlived its crashed grader"

@@ -2,7 +2,7 @@
 
 It knows nothing of grading; each request names an `op` that probes one thing a sandbox must
 allow or refuse. Run as `python -m echo_worker` with this folder and the repository root on
-the path (for grader.protocol).
+the path (for grader.protocol.wire).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from grader.protocol import Channel, ProtocolError
+from grader.protocol.wire import Channel, ProtocolError
 
 BOMB = """
 import os, sys, time

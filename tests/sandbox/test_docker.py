@@ -70,7 +70,8 @@ def test_crashed_grader_container_is_reaped(engine):
     marker = f"kgreap-{uuid.uuid4().hex}"
     info = crash_a_grader("docker", marker)
     assert engine.containers.get(info["container"]).status == "running"  # orphaned, still there
-    from sandbox.docker_backend import DockerSandbox, reap_stale
+    from sandbox.docker import DockerSandbox
+    from sandbox.docker.reaping import reap_stale
     assert info["container"] in reap_stale(engine)
     with pytest.raises(Exception):
         engine.containers.get(info["container"])

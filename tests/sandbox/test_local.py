@@ -43,7 +43,7 @@ def test_python_installed_under_tmp_runs_jailed_workers(tmp_path):
 import sys
 sys.path[:0] = [{str(repo)!r}, {str(here)!r}]
 from conftest import echo_spec
-from grader.protocol import Channel
+from grader.protocol.wire import Channel
 from sandbox.local import LocalSandbox, isolation
 w = LocalSandbox().start(echo_spec())
 try:

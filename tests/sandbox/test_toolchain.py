@@ -132,7 +132,7 @@ def host_images():
 
     import docker
 
-    from sandbox.docker_backend import LABEL_HOST_TOOLCHAIN, _find_image
+    from sandbox.docker.config import LABEL_HOST_TOOLCHAIN, _find_image
     WRAP.parent.mkdir(parents=True, exist_ok=True)
     WRAP.write_text('#!/bin/sh\nexec g++ "$@"\n')
     WRAP.chmod(0o755)
@@ -153,7 +153,7 @@ def host_images():
 
 
 def _ask_in_container(image: str, monkeypatch, tmp_path) -> dict:
-    from sandbox.docker_backend import DockerSandbox
+    from sandbox.docker import DockerSandbox
     monkeypatch.setenv("CXX", WRAP.name)
     monkeypatch.setenv("PATH", f"{WRAP.parent}{os.pathsep}{os.environ['PATH']}")
     src = tmp_path / "hello.cpp"

@@ -7,7 +7,7 @@ import html
 import re
 from pathlib import Path
 
-from grader import ncu
+from grader.judge import ncu
 from grader.models import Report, Status
 from tui.workspace import Workspace
 from tui_testlib import app_on, post_finished, wait_for

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.compile_map import diagnostics, find_extensions, parse_log
+from grader.judge.compile_map import diagnostics, find_extensions, parse_log
 
 from tui_testlib import FIXTURES
 

@@ -1,4 +1,4 @@
-"""The TUI driven like a person drives it (Textual's Pilot), with real grading through grader.engine.grade.
+"""The TUI driven like a person drives it (Textual's Pilot), with real grading through grader.judge.engine.grade.
 
 No GPU is assumed: the graded problem is the CPU-track cpu_softmax, on the local sandbox, with two trials,
 no torch.compile baseline and a 0.3 s timing cap. Each grading compiles a C++ extension (tens of seconds).
@@ -42,7 +42,7 @@ async def test_open_edit_autosave_quit_keeps_edits(make_app, tmp_path):
         assert main.problem.name == "cpu_softmax"
         assert main.query_one("#tabs").active == "solution"
         assert main.editor.has_focus
-        assert "class ModelNew" in main.editor.text          # the starter from grader.template
+        assert "class ModelNew" in main.editor.text          # the starter from grader.teach.template
         assert path.read_text() == main.editor.text           # written to the workspace at once
         # The problem tab shows shapes worked out in a child process.
         await wait_for(pilot, lambda: main.query_one("ProblemView").inputs is not None, 120, "input shapes")

@@ -87,7 +87,7 @@ def test_device_rule_matches_the_cli():
 
 
 def test_request_is_what_grader_check_builds(tmp_path):
-    from grader.cmd_check import request_from_args
+    from grader.cli.cmd_check import request_from_args
     from grader.cli import build_parser
 
     cat = {p.name: p for p in load_catalog()}

@@ -31,7 +31,7 @@ def worker_processes() -> list[psutil.Process]:
             cmd = " ".join(p.cmdline())
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if "grader.worker" in cmd or "tui.compile_check" in cmd or "cc1plus" in cmd or "nvcc" in cmd:
+        if "grader.jail.worker" in cmd or "tui.compile_check" in cmd or "cc1plus" in cmd or "nvcc" in cmd:
             out.append(p)
     return out
 

@@ -19,23 +19,30 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, TextArea
 from textual.worker import get_current_worker
 
-from grader import backends
 from grader.errors import UsageError
+from grader.jail import backends
+from grader.judge.compile_map import diagnostics
 
 from ..catalog import ProblemInfo
 from ..compile_check import CompileCheck
-from grader.compile_map import diagnostics
 from ..grading import build_request, choose_device, run_grade
-from ..messages import (CheckFinished, CheckOutput, GradeCancelled, GradeFailed, GradeFinished, GradeProgress,
-                        InputsDescribed)
+from ..messages import (
+    CheckFinished,
+    CheckOutput,
+    GradeCancelled,
+    GradeFailed,
+    GradeFinished,
+    GradeProgress,
+    InputsDescribed,
+)
 from ..starter import starter_source
-from ..workspace import Attempt
 from ..widgets.browser import ProblemBrowser
 from ..widgets.editor import KernelEditor
 from ..widgets.grade_panel import GradePanel, Outcome
 from ..widgets.history_view import HistoryView
 from ..widgets.problem_view import ProblemView
 from ..widgets.profile_view import ProfileView
+from ..workspace import Attempt
 from .diff import DiffScreen
 
 SNAPSHOT_NAME = "solution.py"   # what the grader sees; a unique folder per submission
@@ -296,7 +303,7 @@ class MainScreen(Screen):
 
     @work(thread=True, group="grade", exit_on_error=False)
     def grade_worker(self, request, problem: ProblemInfo, number: int, source: str, folder: Path) -> None:
-        from grader.engine import Cancelled
+        from grader.judge.engine import Cancelled
 
         cancel = self._cancel
         try:
@@ -410,7 +417,7 @@ class MainScreen(Screen):
         try:
             result = check.run(on_line=lambda line: self.post_message(CheckOutput(line)))
         except Exception as e:  # noqa: BLE001
-            from .. compile_check import CheckResult
+            from ..compile_check import CheckResult
             result = CheckResult(False, f"check failed: {type(e).__name__}: {e}")
         msg = CheckFinished(result, source)
         msg.problem = problem

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 from pydantic import ValidationError
 from rich.text import Text
 from textual import on, work
@@ -11,12 +13,22 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
-from grader.models import Timeouts
+import sandbox
+from grader.models import GradeOptions, Timeouts
 
-from ..settings import Settings
+from ..settings import Device, Settings
 
 DEFAULTS = Settings()
 TIMEOUT_DEFAULTS = Timeouts()
+
+
+PRECISIONS = typing.get_args(typing.get_args(GradeOptions.model_fields["precision"].annotation)[0])
+# Inputs whose id is not the option's name (the timeouts are one nested option)
+TIMEOUT_INPUTS = {"t_compile": "compile", "t_correct": "correctness", "t_timing": "timing"}
+
+
+def _mb(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 def _row(label: str, widget, hint: str) -> Horizontal:
@@ -41,11 +53,11 @@ class SettingsScreen(ModalScreen[Settings | None]):
                        f"default {DEFAULTS.workspace}/ — your solutions and history, one file per problem")
             yield _row("problems dir", Input(s.problems_dir or "", placeholder="none", id="problems_dir"),
                        "default none — extra folder of KernelBench problems (restart to list them)")
-            yield _row("sandbox", Select([(x, x) for x in ("auto", "local", "docker")], value=s.sandbox,
+            yield _row("sandbox", Select([(x, x) for x in sandbox.CHOICES], value=s.sandbox,
                                          allow_blank=False, id="sandbox"),
                        f"default {DEFAULTS.sandbox} — docker when its engine and image are there, else local")
             yield Static("", id="sandbox-status", classes="setting-note")
-            yield _row("device", Select([(x, x) for x in ("auto", "cuda", "cpu")], value=s.device,
+            yield _row("device", Select([(x, x) for x in typing.get_args(Device)], value=s.device,
                                         allow_blank=False, id="device"),
                        f"default {DEFAULTS.device} — the problem's device; CUDA when a GPU is visible")
             yield _row("compile timeout", Input(f"{s.timeouts.compile:g}", type="number", id="t_compile"),
@@ -62,6 +74,17 @@ class SettingsScreen(ModalScreen[Settings | None]):
                        "default on — also time torch.compile of the reference")
             yield _row("strict", Switch(s.strict, id="strict"),
                        "default off — refuse solutions that launch no custom kernel")
+            yield _row("precision", Select([(x, x) for x in PRECISIONS], value=s.precision or Select.NULL,
+                                           prompt="as written", id="precision"),
+                       "default as written — grade a variant of the problem in this dtype")
+            yield _row("CPU threads", Input(str(s.cpu_threads), type="integer", id="cpu_threads"),
+                       f"default {DEFAULTS.cpu_threads} — CPU gradings: threads (and cores) both sides run on")
+            yield _row("memory limit", Input(_mb(s.memory_limit_mb), type="integer", placeholder="sized",
+                                             id="memory_limit_mb"),
+                       "default sized from the problem — host memory cap of each worker, MiB")
+            yield _row("GPU memory limit", Input(_mb(s.gpu_memory_limit_mb), type="integer", placeholder="sized",
+                                                 id="gpu_memory_limit_mb"),
+                       "default sized from the problem — GPU memory cap of each worker, MiB")
             yield _row("profile", Switch(s.profile, id="profile"),
                        "default off — Nsight Compute per kernel after a passing CUDA grading (F5 tab)")
             yield _row("autosave", Switch(s.autosave, id="autosave"),
@@ -80,8 +103,6 @@ class SettingsScreen(ModalScreen[Settings | None]):
     @work(thread=True, exclusive=True, group="sandbox-probe")
     def check_sandboxes(self) -> None:
         try:
-            import sandbox
-
             parts = []
             for name, cls in sandbox.BACKENDS.items():
                 ok, why = cls.available()
@@ -107,9 +128,13 @@ class SettingsScreen(ModalScreen[Settings | None]):
                     device=self.query_one("#device", Select).value,
                     timeouts={"compile": num("t_compile"), "correctness": num("t_correct"),
                               "timing": num("t_timing")},
-                    trials=num("trials", int), max_timing_s=num("max_timing_s"))
+                    trials=num("trials", int), max_timing_s=num("max_timing_s"), cpu_threads=num("cpu_threads", int),
+                    memory_limit_mb=num("memory_limit_mb", int) if v["memory_limit_mb"].strip() else None,
+                    gpu_memory_limit_mb=num("gpu_memory_limit_mb", int) if v["gpu_memory_limit_mb"].strip() else None)
+        precision = self.query_one("#precision", Select).value
+        data["precision"] = None if precision is Select.NULL else precision
         for sw in self.query(Switch):
-            data[sw.id] = sw.value
+            data[str(sw.id)] = sw.value
         return Settings.model_validate(data)
 
     def action_save(self) -> None:
@@ -138,10 +163,12 @@ class SettingsScreen(ModalScreen[Settings | None]):
         d = Settings(theme=self.settings.theme)
         values = {"workspace": d.workspace, "problems_dir": "", "t_compile": f"{d.timeouts.compile:g}",
                   "t_correct": f"{d.timeouts.correctness:g}", "t_timing": f"{d.timeouts.timing:g}",
-                  "trials": str(d.trials), "max_timing_s": f"{d.max_timing_s:g}"}
+                  "trials": str(d.trials), "max_timing_s": f"{d.max_timing_s:g}", "cpu_threads": str(d.cpu_threads),
+                  "memory_limit_mb": _mb(d.memory_limit_mb), "gpu_memory_limit_mb": _mb(d.gpu_memory_limit_mb)}
         for w in self.query(Input):
-            w.value = values[w.id]
+            w.value = values[str(w.id)]
         self.query_one("#sandbox", Select).value = d.sandbox
         self.query_one("#device", Select).value = d.device
+        self.query_one("#precision", Select).value = d.precision or Select.NULL
         for sw in self.query(Switch):
-            sw.value = getattr(d, sw.id)
+            sw.value = getattr(d, str(sw.id))

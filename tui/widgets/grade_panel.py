@@ -14,10 +14,9 @@ from textual.message import Message
 from textual.widgets import OptionList, ProgressBar, RichLog, Static
 from textual.widgets.option_list import Option
 
+from grader.cli.display import runtime_text, timing_detail
+from grader.judge.compile_map import Diagnostic
 from grader.models import Phase, PrecisionAudit, ProgressEvent, Report
-
-from grader.compile_map import Diagnostic
-from grader.display import runtime_text, timing_detail
 
 from .plain import plain_text
 

@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
-from ..catalog import ProblemInfo, human
+from grader.cli.display import count_text
+
+from ..catalog import ProblemInfo
 from ..describer import Inputs, tensor_bytes
 from .plain import plain_text
 
@@ -80,13 +82,13 @@ class ProblemView(Vertical):
             if ins.init_inputs:
                 t.add_row("init args", ", ".join(ins.init_inputs))
             if ins.input_bytes is not None:
-                outs = f", outputs {human(ins.output_bytes, 'B')}" if ins.output_bytes is not None else ""
-                t.add_row("size", f"inputs {human(ins.input_bytes, 'B')}{outs}")
+                outs = f", outputs {count_text(ins.output_bytes, 'B', '—')}" if ins.output_bytes is not None else ""
+                t.add_row("size", f"inputs {count_text(ins.input_bytes, 'B', '—')}{outs}")
             if ins.note:
                 t.add_row("", Text(ins.note, style="yellow"))
         flops, nbytes = p.work()
         if flops is not None or nbytes is not None:
-            t.add_row("work", f"{human(flops, 'FLOP')}   min traffic {human(nbytes, 'B')}")
+            t.add_row("work", f"{count_text(flops, 'FLOP', '—')}   min traffic {count_text(nbytes, 'B', '—')}")
             gpu = getattr(self.app, "gpu", None)
             floors = p.floors(gpu.name if gpu is not None and gpu.available else None)
             if floors:

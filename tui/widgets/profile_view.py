@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from grader.display import profile_table
+from grader.cli.display import profile_table
 from grader.models import Report
 
 HINT = ("No profile yet. Turn on 'profile' in Settings (F6) and grade on a GPU: after a passing grading, Nsight "

@@ -8,8 +8,8 @@ import tempfile
 import torch
 import torch.nn as nn
 
-import grader.runner as runner
-from grader.messages import CudaTensor
+import grader.jail.runner as runner
+from grader.protocol.messages import CudaTensor
 
 MODE = "{{MODE}}"
 _honest = runner.ModelRunner.hand_over

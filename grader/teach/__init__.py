@@ -1,0 +1,1 @@
+"""Teaching tools: the prompt for a model and the starter template of a solution."""
