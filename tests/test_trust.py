@@ -57,14 +57,14 @@ def test_decide(event_ms, trusted_ms, device, kw, runtime, trusted, flags):
 
 def test_the_own_clocks_resolution_widens_the_tolerance_and_is_flagged_when_coarse():
     # Seen on the H200: relu on 256 MB, windows of 2 calls; the slowest windows (a round trip held up) do not
-    # count, only how far each side's shortest is from its next shortest.
-    res = trust.resolution([3.6226, 2.9791, 3.0698, 2.872, 2.7934], [3.4166, 2.8315, 3.0884, 2.8843, 3.3438], 2)
-    assert res == pytest.approx((0.0786 + 0.0528) / 2)
-    # An event figure 0.07 ms under such a clock's figure is within its resolution: kept, flagged coarse.
-    d = trust.decide(stats(0.13), stats(0.14), 0.2, "cuda", resolution_ms=res)
-    assert d.runtime_ms == 0.13 and d.trusted and d.flags == ["coarse_own_clock"]
+    # count, only how far the reference's shortest is from its next shortest.
+    res = trust.resolution([3.4166, 2.8315, 3.0884, 2.8843, 3.3438], 2)
+    assert res == pytest.approx(2 * 0.0528 / 2)
+    # An event figure 0.06 ms under such a clock's figure is within its resolution: kept, flagged coarse.
+    d = trust.decide(stats(0.14), stats(0.15), 0.2, "cuda", resolution_ms=res)
+    assert d.runtime_ms == 0.14 and d.trusted and d.flags == ["coarse_own_clock"]
     # Without the resolution the same figures are a mismatch.
-    assert trust.decide(stats(0.13), stats(0.14), 0.2, "cuda").flags == ["timing_mismatch"]
+    assert trust.decide(stats(0.14), stats(0.15), 0.2, "cuda").flags == ["timing_mismatch"]
     # A forger claiming a quarter of a 2.7 ms GEMM is caught whatever the (fine) resolution.
     d = trust.decide(stats(2.0), stats(2.7), 2.7, "cuda", resolution_ms=0.17)
     assert d.flags == ["timing_mismatch"] and d.runtime_ms == 2.7

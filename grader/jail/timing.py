@@ -45,9 +45,8 @@ FLUSH_BYTES = 256 * 10**6  # triton's get_empty_cache_for_benchmark: int(256e6 /
 
 def flush_buffer(device: str) -> torch.Tensor | None:
     """The buffer zeroed before each call, to evict whatever the last call left in L2: triton's do_bench's
-    256 MB, or twice the L2 where that is larger. The same size as do_bench's, because what the flush leaves
-    in L2 (its own dirty lines, which the call then writes back) is part of the call's time: with 2 x L2
-    (120 MB on the H200) a 4 MB relu read 10-16% faster than do_bench, which flushes 256 MB."""
+    256 MB, or twice the L2 where that is larger. The same size as do_bench's, so that figures compare: with
+    2 x L2 (120 MB on the H200) a 4 MB relu read 10-16% faster than do_bench, which flushes 256 MB."""
     if device != "cuda":
         return None
     l2 = torch.cuda.get_device_properties(torch.cuda.current_device()).L2_cache_size

@@ -45,17 +45,16 @@ def tolerance(ms: float, device: str) -> float:
     return TOLERANCE_REL.get(device, 0.10) * ms + TOLERANCE_ABS_MS.get(device, 0.05)
 
 
-def resolution(cand_windows_ms: list[float], ref_windows_ms: list[float], calls: int) -> float:
-    """How finely the windows pin down a call, in ms: how far each side's shortest window is from its next
-    shortest, summed over both sides and spread over the calls in one. The trusted figure rests on the
-    shortest windows; a window that something else on the machine slowed (a round trip, a driver call)
-    lengthens the spread of all of them but not this gap. On the H200, windows of a few calls moved by
-    0.2-0.8 ms from one to the next, so short calls in short windows are known only to a tenth of a ms or
-    so; the tolerance widens by this much."""
-    def gap(ws: list[float]) -> float:
-        two = sorted(ws)[:2]
-        return two[-1] - two[0]
-    return (gap(cand_windows_ms) + gap(ref_windows_ms)) / max(calls, 1)
+def resolution(ref_windows_ms: list[float], calls: int) -> float:
+    """How finely the windows pin down a call, in ms: twice how far the reference's shortest window is from
+    its next shortest, spread over the calls in one. The trusted figure rests on each side's shortest
+    window; a window that something else on the machine slowed (a round trip held up, a driver call)
+    lengthens the spread of all of them but not this gap. Only the reference's windows count: a candidate
+    could make its own windows uneven on purpose to widen the tolerance. On the H200, windows of a few calls
+    moved by 0.2-0.8 ms from one to the next, so short calls in short windows are known only to a tenth of a
+    ms or so; the tolerance widens by this much."""
+    two = sorted(ref_windows_ms)[:2]
+    return 2 * (two[-1] - two[0]) / max(calls, 1)
 
 
 def trusted_per_call(ref_event_ms: float, cand_windows_ms: list[float], ref_windows_ms: list[float],
