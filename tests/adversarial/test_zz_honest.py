@@ -16,5 +16,8 @@ def test_honest_solution_still_passes_with_a_trusted_speedup():
           f"duration={report['duration_s']} s")
     assert report["status"] == "passed", explain(report)
     assert proc.returncode == 0
-    assert report["speedup_trusted"] is True and report["flags"] == [], explain(report)
+    # A busy machine may leave the CPU rounds too spread to state a speedup (noisy_timing, honestly untrusted);
+    # nothing else may be flagged, and without that flag the speedup must be trusted.
+    assert not set(report["flags"]) - {"noisy_timing"}, explain(report)
+    assert report["speedup_trusted"] is ("noisy_timing" not in report["flags"]), explain(report)
     assert report["sandbox"] == "local"
