@@ -55,7 +55,7 @@ from .compare import compare, tolerance
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 TIMING_SETS = 3          # input sets the timed runs rotate through
 WINDOW_TARGET_S = 0.05   # how long one window of the grader's own clock should take
-WINDOWS = 5              # counted windows per side, after one that warms the allocator
+WINDOWS = 5              # counted windows per side on CUDA, after the WARM_WINDOWS warm-up ones
 WINDOW_MAX_CALLS = 2000
 WARM_CALLS = 16          # calls of each warm-up window; the second sizes the counted ones
 WARM_WINDOWS = 2         # the first pays one-time costs (allocator, lazy loading) that would undersize the rest
