@@ -233,6 +233,8 @@ class Report(BaseModel):
     trials: list[TrialResult] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)
     compile_cached: bool | None = Field(None, description="the solution's extensions came from the compile cache")
+    baseline_compile_cached: bool | None = Field(None, description="the reference's torch.compile artifacts came "
+                                                 "from the compile cache (an earlier grading of the same problem)")
     precision: PrecisionAudit | None = None
     dtype: str = Field("", description="dtype of the graded variant when --precision asked for one")
     kernels: list[str] = Field(default_factory=list, description="GPU kernels the candidate's profiled forward "

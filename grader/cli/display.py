@@ -139,7 +139,8 @@ def summary(report: Report) -> Table:
     if report.runtime_ms is not None:
         t.add_row("runtime", runtime_text(report))
         t.add_row("eager", _ms(report.baseline_ms))
-        t.add_row("torch.compile", _ms(report.baseline_compile_ms))
+        t.add_row("torch.compile", _ms(report.baseline_compile_ms)
+                  + ("  (compiled by an earlier grading, from the cache)" if report.baseline_compile_cached else ""))
     if report.speedup is not None:
         sp = f"{report.speedup:.2f}x vs eager"
         if report.speedup_compile is not None:

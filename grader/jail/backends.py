@@ -106,13 +106,19 @@ def compile_error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[-1]}{where}"[:500]
 
 
-def worker_env(home: str, cpu: bool) -> dict[str, str]:
-    """Variables a worker sets before anything is imported: every JIT cache (the reference's torch.compile too) in its
-    private folder (deleted with it, so nothing one grading compiles is found by the next), and what lets a
-    backend run on CPU tensors (`cpu`: the candidate of a CPU grading)."""
-    env = {"TRITON_HOME": home, "TRITON_CACHE_DIR": os.path.join(home, ".triton", "cache"),
+JIT_FOLDER = "kg-jit"  # the reference's JIT caches, in its exchange folder (grader/judge/baseline_cache.py)
+
+
+def worker_env(home: str, cpu: bool, jit: str | None = None) -> dict[str, str]:
+    """Variables a worker sets before anything is imported: every JIT cache in its private folder (deleted with
+    it, so nothing a candidate compiles is found by the next grading), and what lets a backend run on CPU tensors
+    (`cpu`: the candidate of a CPU grading). `jit`: the reference's folder for torch.compile's caches, which the
+    grader fills from and keeps for the next grading of the same problem."""
+    env = {"TRITON_HOME": home, "TRITON_CACHE_DIR": os.path.join(jit or home, ".triton", "cache"),
            "TRITON_DUMP_DIR": os.path.join(home, ".triton", "dump"),
            "CUTE_DSL_CACHE_DIR": os.path.join(home, ".cute_dsl", "cache")}
+    if jit:
+        env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(jit, "inductor")
     if cpu:
         for backend in BACKENDS.values():
             env.update(backend.cpu_env)

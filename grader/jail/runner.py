@@ -125,8 +125,10 @@ class ModelRunner:
                 os.sched_setaffinity(0, msg.cpus)
         # Before anything imports a JIT: its caches in this worker's private folder, and on a CPU grading what
         # lets the candidate's kernels run on CPU tensors (Triton's interpreter).
+        jit = os.path.join(os.environ["KG_EXCHANGE"], backends.JIT_FOLDER) \
+            if role == "reference" and os.environ.get("KG_EXCHANGE") else None
         os.environ.update(backends.worker_env(os.environ.get("HOME") or os.getcwd(),
-                                              cpu=device == "cpu" and role == "candidate"))
+                                              cpu=device == "cpu" and role == "candidate", jit=jit))
         try:
             problem = load_module(msg.problem, msg.dims, name="kg_problem")
         except UsageError as e:

@@ -31,6 +31,7 @@ from grader import jail
 from grader.errors import Cancelled, UsageError
 from grader.jail import backends
 from grader.judge import (
+    baseline_cache,
     compile_cache,
     compile_map,
     device_check,
@@ -324,6 +325,18 @@ class Grading:
         return sandbox.WorkerSpec(module="grader.jail.worker", files=files, pythonpath=[PACKAGE_ROOT],
                                   packages=jail.MOUNTED, limits=limits, env=env)
 
+    def _seed_baseline(self, box: sandbox.Sandbox, cache: compile_cache.CompileCache, ref: Party) -> str | None:
+        """Give the reference the torch.compile artifacts of an earlier grading of this problem
+        (grader/judge/baseline_cache.py); the entry's key, or None where this grading compiles no baseline."""
+        req = self.req
+        if not req.baseline_compile or (req.baselines is not None and req.baselines.compile is not None) \
+                or not cache.enabled:
+            return None
+        tools = compile_cache.toolchain(box, self.builds.arch)
+        key = baseline_cache.key(self.problem_path, req.dims, req.precision, req.device, req.cpu_threads, tools)
+        self.report.baseline_compile_cached = baseline_cache.seed(cache, key, ref.worker.exchange)
+        return key
+
     def _builder(self, box: sandbox.Sandbox, env: dict[str, str], files: dict[str, str]) -> Party:
         """A fresh builder worker for one extension: only the compiler runs in it (grader/jail/builder.py)."""
         limits = sandbox.Limits(memory_bytes=(self.plan or self._plan()).host_limit)
@@ -374,15 +387,18 @@ class Grading:
         with ExitStack() as stack:
             self.stack = stack
             self.event(Phase.load, "start", f"starting {box.name} workers")
+            cache = compile_cache.for_sandbox(box)
+            self.builds = compile_cache.CompileService(box, lambda env, files: self._builder(box, env, files), cache)
             ref = Party(box, "reference", self.spec("reference"), self.cancel)
             stack.callback(ref.close)
+            jit_key = self._seed_baseline(box, cache, ref)
             cand = Party(box, "candidate", self.spec("candidate"), self.cancel)
             stack.callback(cand.close)
-            self.builds = compile_cache.CompileService(box, lambda env, files: self._builder(box, env, files),
-                                                       compile_cache.for_sandbox(box))
             self.event(Phase.load, "end", "workers started", ok=True)
             try:
                 self._grade(ref, cand)
+                if jit_key and report.baseline_compile_cached is False and report.baseline_compile_ms is not None:
+                    baseline_cache.harvest(cache, jit_key, ref.worker.exchange, time.monotonic() - self.started)
                 if self.ncu:
                     report.profile, report.profile_note = ncu.profile(self, box, self.ncu)
             finally:
