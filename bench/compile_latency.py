@@ -10,6 +10,9 @@ duration, "wall" the whole process. The build breakdown builds the same extensio
 once the way torch's load_inline does in a worker (before this work: torch's defaults), once through
 grader/jail/builder.py with the builder's settings (MAX_JOBS = cores, TORCH_CUDA_ARCH_LIST = the device's), and
 the body-only change reusing the first build's binding object; per-object seconds come from ninja's log.
+The first three gradings skip the torch.compile baseline; the last two time it, as a user's default
+grading does: "+ baseline, first" compiles the reference's torch.compile, "+ baseline, again" finds it in
+the cache ("baseline" column: the report's `baseline_compile_cached`).
 """
 
 from __future__ import annotations
@@ -67,10 +70,12 @@ def env_with(extra: dict[str, str]) -> dict[str, str]:
             **extra}
 
 
-def grade(solution: Path, problem: str, device: str, cache: Path, sandbox: str) -> dict:
+def grade(solution: Path, problem: str, device: str, cache: Path, sandbox: str, baseline: bool = False) -> dict:
+    """One `grader check` in a new process; `baseline`: with the torch.compile baseline (a user's default)."""
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "grader", "check", str(solution), "--problem", str(REPO / problem),
-                           "--device", device, "--sandbox", sandbox, "--json", "--no-compile-baseline",
+                           "--device", device, "--sandbox", sandbox, "--json",
+                           *([] if baseline else ["--no-compile-baseline"]),
                            "--max-timing-s", "0.5", "--trials", "1", "--timeout", "1500"], capture_output=True, text=True,
                           env=env_with({"KG_COMPILE_CACHE": str(cache)}), cwd=REPO)
     wall = time.perf_counter() - t0
@@ -78,6 +83,7 @@ def grade(solution: Path, problem: str, device: str, cache: Path, sandbox: str) 
     events = [json.loads(x) for x in proc.stderr.splitlines() if x.startswith("{")]
     at = {e["kind"]: e["at_s"] for e in events if e["phase"] == "compile"}
     return {"status": report["status"], "cached": report["compile_cached"], "wall": wall,
+            "baseline": report.get("baseline_compile_cached"),
             "grading": report["duration_s"], "compile": at.get("end", float("nan")) - at.get("start", float("nan"))}
 
 
@@ -135,13 +141,18 @@ def main() -> int:
         changed.write_text(text.replace(body, changed_body))
         rows = [("cold (empty cache)", grade(REPO / solution, problem, args.device, cache, args.sandbox)),
                 ("re-grade, new process", grade(REPO / solution, problem, args.device, cache, args.sandbox)),
-                ("kernel body changed", grade(changed, problem, args.device, cache, args.sandbox))]
+                ("kernel body changed", grade(changed, problem, args.device, cache, args.sandbox)),
+                # What a user's default grading adds: the reference's torch.compile, compiled at the problem's
+                # first grading and then taken from the cache (grader/judge/baseline_cache.py).
+                ("+ baseline, first", grade(REPO / solution, problem, args.device, cache, args.sandbox, True)),
+                ("+ baseline, again", grade(REPO / solution, problem, args.device, cache, args.sandbox, True))]
         print(f"# compile latency: {solution} on {args.device}, {platform.node()}, {os.cpu_count()} cores, "
               f"python {platform.python_version()}, MAX_JOBS={os.environ.get('MAX_JOBS', 'unset')}")
-        print(f"{'grading':<24} {'status':<10} {'cached':<7} {'compile s':>10} {'grading s':>10} {'wall s':>8}")
+        print(f"{'grading':<24} {'status':<10} {'cached':<7} {'baseline':<9} {'compile s':>10} {'grading s':>10} "
+              f"{'wall s':>8}")
         for label, r in rows:
-            print(f"{label:<24} {r['status']:<10} {str(r['cached']):<7} {r['compile']:>10.2f} {r['grading']:>10.2f} "
-                  f"{r['wall']:>8.2f}")
+            print(f"{label:<24} {r['status']:<10} {str(r['cached']):<7} {str(r['baseline'] or '-'):<9} "
+                  f"{r['compile']:>10.2f} {r['grading']:>10.2f} {r['wall']:>8.2f}")
         if args.no_breakdown:
             return 0
         request, changed_request = (

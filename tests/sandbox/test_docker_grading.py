@@ -6,6 +6,7 @@ each grading takes seconds. Skipped without an engine or image unless KG_REQUIRE
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from sandbox.local import namespaces_available
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PROBLEM = REPO / "tests" / "fixtures" / "add_problem.py"
+XDIST = bool(os.environ.get("PYTEST_XDIST_WORKER"))   # another test process may run Docker gradings too
 FAST = ["--device", "cpu", "--no-compile-baseline", "--max-timing-s", "0.3", "--trials", "2", "--json"]
 
 HEAD = "import torch\nimport torch.nn as nn\n"
@@ -181,8 +183,10 @@ def test_crashed_docker_grader_is_cleaned_up_by_the_next(tmp_path, short_dir):
     time.sleep(2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert len(client.containers.list(all=True, filters=label)) == 2  # orphaned until the next grader
-    assert len(list(scratch.iterdir())) == 2
+    # Orphaned until the next grader; under pytest-xdist a Docker grading in the other test process may be
+    # that next grader already, so both counts may have dropped to none by now.
+    assert len(client.containers.list(all=True, filters=label)) in ((0, 2) if XDIST else (2,))
+    assert len(list(scratch.iterdir())) in ((0, 2) if XDIST else (2,))
 
     other = tmp_path / "pass.py"
     other.write_text(SOLUTIONS["pass"])
