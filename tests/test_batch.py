@@ -29,7 +29,7 @@ STUDENTS = {
     "alice": (FIXTURES / "add_pass.py", "add.py", ON_TIME),              # honest C++ kernel
     "bob": (CLASS / "add_minus.py", "add.py", ON_TIME),                  # wrong
     "carol": (FIXTURES / "add_compile_error.py", "add.py", ON_TIME),     # C++ that does not compile
-    "dave": (FIXTURES / "add_spin.py", "add.py", ON_TIME),               # never returns
+    "dave": (CLASS / "add_spin_later.py", "add.py", ON_TIME),            # hangs in the trials
     "eve": (CLASS / "hostile.py", "add.py", ON_TIME),                    # attacks the batch, then dies
     "frank": (CLASS / "add_torch.py", "solution.py", "2026-03-03T10:00:00Z"),  # 2 days late; the only .py
     "grace": (None, "notes.txt", ON_TIME),                               # no solution file

@@ -7,6 +7,8 @@ import pytest
 from grader.judge import engine
 from kgtest import FIXTURES, report_of, run_grader
 
+pytestmark = pytest.mark.xdist_group("check-cli")   # one test process: one grading (`passed`) serves several tests
+
 PROBLEM = str(FIXTURES / "add_problem.py")
 FAST = ["--device", "cpu", "--sandbox", "local", "--no-compile-baseline", "--max-timing-s", "0.5", "--json"]
 

@@ -14,7 +14,7 @@ import pytest
 
 from kgtest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]   # one test process: one wheel for all
 
 
 @pytest.fixture(scope="module")

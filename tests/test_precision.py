@@ -21,6 +21,8 @@ from grader.judge.compare import tolerance
 from grader.jail.runner import ModelRunner
 from grader.jail import float64
 
+pytestmark = pytest.mark.xdist_group("precision")   # one test process: one compiled extension (`orders`) serves several tests
+
 RAND = FIXTURES / "matmul_rand.py"                                  # positive inputs: large sums
 RANDN = ROOT / "tests" / "adversarial" / "problems" / "matmul_cpu.py"  # zero-mean inputs
 FAST = ["--device", "cpu", "--sandbox", "local", "--no-compile-baseline", "--max-timing-s", "0.5", "--trials", "3",

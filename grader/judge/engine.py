@@ -429,11 +429,13 @@ class Grading:
         self.report.dtype = str(precision.VARIANTS[req.precision]).removeprefix("torch.") if req.precision else ""
         ref.chan.send(load)
         self.event(Phase.compile, "start", "importing the solution, then one call (load_inline and JITs compile here)")
-        reply = cand.call(load.model_copy(update={"role": "candidate", "problem": cand.worker.paths["problem"],
-                                                  "solution": cand.worker.paths["solution"]}),
-                          req.timeouts.compile, "compile", budget=("compile", req.timeouts.compile),
-                          on_build=lambda frame, left: self.builds.answer(frame, cand.worker.exchange, left))
-        self.report.compile_cached = self.builds.cached
+        try:
+            reply = cand.call(load.model_copy(update={"role": "candidate", "problem": cand.worker.paths["problem"],
+                                                      "solution": cand.worker.paths["solution"]}),
+                              req.timeouts.compile, "compile", budget=("compile", req.timeouts.compile),
+                              on_build=lambda frame, left: self.builds.answer(frame, cand.worker.exchange, left))
+        finally:  # also when the phase fails: whether its extensions were built says where the time went
+            self.report.compile_cached = self.builds.cached
         cand_info = _expect_ok(reply, cand, "compile", m.Loaded).info
         reused = self.builds.reused_objects
         self.event(Phase.compile, "end", "compiled (cached)" if self.builds.cached else

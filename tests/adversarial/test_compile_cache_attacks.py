@@ -17,7 +17,8 @@ HONEST = SOLUTIONS / "cache_light_add.py"
 
 # Each test grades two or three solutions, compiling some: minutes on a busy 2-core machine.
 pytestmark = [pytest.mark.skipif(isolation() != "bwrap", reason="the cache is off without the bwrap jail"),
-              pytest.mark.slow, pytest.mark.timeout(1800)]
+              pytest.mark.slow, pytest.mark.timeout(1800),
+              pytest.mark.xdist_group("compile-cache-attacks")]   # one test process: the tests share one cache
 
 
 @pytest.fixture(scope="module")

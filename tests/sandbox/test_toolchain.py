@@ -19,6 +19,8 @@ from kgtest import FIXTURES, relocated_gxx, report_of, run_grader
 from sandbox.local import LocalSandbox, isolation
 from sandbox.toolchain import discover
 
+pytestmark = pytest.mark.xdist_group("toolchain")   # one test process: one relocated g++ and one Docker image serve several tests
+
 PREFIX = Path("/opt/kgtest-cc")
 HELLO = '#include <vector>\n#include <cstdio>\nint main() { std::vector<int> v{6, 7}; std::printf("%d\\n", v[0] * v[1]); }\n'
 
@@ -109,7 +111,10 @@ def test_jailed_worker_finds_a_bare_compiler_name_where_the_host_does(gxx, jail,
 @pytest.mark.slow
 def test_grading_in_the_jail_compiles_with_cxx_outside_usr(gxx, jail):
     # The whole path: the grader's own workers build the solution's load_inline extension with CXX.
-    proc = run_grader("check", str(FIXTURES / "add_pass.py"), "--problem", str(FIXTURES / "add_problem.py"),
+    # The solution's extension includes no torch header, so the compiler's work is the C++ standard library's
+    # headers from the relocated prefix, not torch's (a minute on a loaded machine).
+    light = FIXTURES.parent / "adversarial" / "solutions" / "cache_light_add.py"
+    proc = run_grader("check", str(light), "--problem", str(FIXTURES / "add_problem.py"),
                       "--device", "cpu", "--sandbox", "local", "--json", "--no-compile-baseline",
                       "--max-timing-s", "1", "--timeout", "900",  # a loaded CI machine compiles slowly
                       env={"CXX": str(gxx), "KG_LOCAL_ISOLATION": "bwrap", "MAX_JOBS": "1"}, timeout=1800)
