@@ -151,7 +151,8 @@ def main() -> int:
         print(f"{'grading':<24} {'status':<10} {'cached':<7} {'baseline':<9} {'compile s':>10} {'grading s':>10} "
               f"{'wall s':>8}")
         for label, r in rows:
-            print(f"{label:<24} {r['status']:<10} {str(r['cached']):<7} {str(r['baseline'] or '-'):<9} "
+            baseline = "-" if r["baseline"] is None else str(r["baseline"])
+            print(f"{label:<24} {r['status']:<10} {str(r['cached']):<7} {baseline:<9} "
                   f"{r['compile']:>10.2f} {r['grading']:>10.2f} {r['wall']:>8.2f}")
         if args.no_breakdown:
             return 0
