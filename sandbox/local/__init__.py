@@ -58,6 +58,7 @@ def _unshare_works() -> bool:
 # -- bubblewrap -------------------------------------------------------------------------------------
 
 JAIL = "/kg"                    # inside the jail: /kg/w is the worker's folder, /kg/files and /kg/py its inputs
+PAUSE_WAIT_S = 2.0  # how long pause() waits for stopped processes to show as stopped
 PRIVATE_MOUNTS = ("/tmp", "/dev/shm", JAIL)  # the worker's own folders inside the jail
 JAIL_UID = 65534                # the worker's user inside its user namespace
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/passwd",
@@ -291,17 +292,25 @@ class LocalWorker(Worker):
 
     def pause(self) -> None:
         # A process can fork while the tree is being stopped: walk it again until a walk finds no one new.
-        stopped: set[int] = set()
+        stopped: dict[int, psutil.Process] = {}
         while True:
             new = [p for p in self.watchdog.tree() if p.pid not in stopped]
             if not new:
-                return
+                break
             for proc in new:
                 try:
                     proc.suspend()
                 except psutil.Error:
                     pass
-                stopped.add(proc.pid)
+                stopped[proc.pid] = proc
+        # SIGSTOP takes effect when a process is next scheduled: one waiting for a busy core still reads as
+        # running. Return once every one has stopped (or is gone), so what is timed next runs alone.
+        deadline = time.monotonic() + PAUSE_WAIT_S
+        waiting = list(stopped.values())
+        while waiting and time.monotonic() < deadline:
+            waiting = [p for p in waiting if _still_running(p)]
+            if waiting:
+                time.sleep(0.001)
 
     def resume(self) -> None:
         for proc in self.watchdog.tree():
@@ -319,6 +328,14 @@ class LocalWorker(Worker):
         if hasattr(self, "channel"):
             self.channel.close()
         remove_tree(self.root)
+
+
+def _still_running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE,
+                                     psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False
 
 
 class LocalSandbox(Sandbox):
