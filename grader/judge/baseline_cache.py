@@ -47,8 +47,8 @@ def seed(cache: compile_cache.CompileCache, entry_key: str, exchange: Path) -> b
     if blob is None or not hasattr(tarfile, "data_filter"):  # an interpreter without tarfile's safe filters
         return False
     folder = exchange / JIT_FOLDER
-    owner = os.stat(exchange, follow_symlinks=False)
     try:
+        owner = os.stat(exchange, follow_symlinks=False)
         folder.mkdir(mode=0o700)   # never one the worker made
         with tarfile.open(blob) as tar:
             tar.extractall(folder, filter="data")

@@ -58,7 +58,6 @@ def _unshare_works() -> bool:
 # -- bubblewrap -------------------------------------------------------------------------------------
 
 JAIL = "/kg"                    # inside the jail: /kg/w is the worker's folder, /kg/files and /kg/py its inputs
-PAUSE_WAIT_S = 2.0  # how long pause() waits for stopped processes to show as stopped
 PRIVATE_MOUNTS = ("/tmp", "/dev/shm", JAIL)  # the worker's own folders inside the jail
 JAIL_UID = 65534                # the worker's user inside its user namespace
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/passwd",
@@ -328,6 +327,9 @@ class LocalWorker(Worker):
         if hasattr(self, "channel"):
             self.channel.close()
         remove_tree(self.root)
+
+
+PAUSE_WAIT_S = 2.0  # how long pause() waits for the processes it stopped to read as stopped
 
 
 def _still_running(proc: psutil.Process) -> bool:
