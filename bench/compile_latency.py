@@ -1,16 +1,20 @@
-"""How long the compile phase takes: cold, re-graded in a new process (compile cache), and after a change
-to the kernel's body only (object reuse). Prints a table.
+"""How long the compile phase takes: cold, re-graded in a new process (compile cache), and after changes
+to the kernel's body only (object reuse, the precompiled torch/extension.h). Prints a table.
 
     python bench/compile_latency.py --device cpu     # tests/fixtures/add_pass.py (C++), on this machine
     python bench/compile_latency.py --device cuda    # the seed a + b (tests/fixtures/kb_add_cuda.py), on a GPU
 
 Each grading is a new `python -m grader check --json` process with a compile cache folder of its own
 (empty at the start). "compile" is the compile phase from the grader's events, "grading" the report's
-duration, "wall" the whole process. The build breakdown builds the same extension outside any sandbox:
-once the way torch's load_inline does in a worker (before this work: torch's defaults), once through
-grader/jail/builder.py with the builder's settings (MAX_JOBS = cores, TORCH_CUDA_ARCH_LIST = the device's), and
-the body-only change reusing the first build's binding object; per-object seconds come from ninja's log.
-The first three gradings skip the torch.compile baseline; the last two time it, as a user's default
+duration, "wall" the whole process, "header" the report's `compile_pch`: torch/extension.h precompiled
+beside that build ("made", kept in the cache; the second build with the same flags makes it) or taken from
+the cache ("given"). The build breakdown builds the same
+extension outside any sandbox: once the way torch's load_inline does in a worker (before this work: torch's
+defaults), then through grader/jail/builder.py with the builder's settings (MAX_JOBS = cores,
+TORCH_CUDA_ARCH_LIST = the device's) without a precompiled header, and making one, and the body-only change
+given that header (and on CUDA reusing the first build's binding object); per-object seconds come from
+ninja's log.
+The first four gradings skip the torch.compile baseline; the last two time it, as a user's default
 grading does: "+ baseline, first" compiles the reference's torch.compile, "+ baseline, again" finds it in
 the cache ("baseline" column: the report's `baseline_compile_cached`).
 """
@@ -61,7 +65,8 @@ AFTER = """
 import json, sys
 from pathlib import Path
 from grader.jail.builder import build
-build(json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]))
+from grader.protocol.messages import BuildOrder
+print(build(BuildOrder.model_validate_json(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[2]))[1])
 """
 
 
@@ -82,7 +87,7 @@ def grade(solution: Path, problem: str, device: str, cache: Path, sandbox: str, 
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     events = [json.loads(x) for x in proc.stderr.splitlines() if x.startswith("{")]
     at = {e["kind"]: e["at_s"] for e in events if e["phase"] == "compile"}
-    return {"status": report["status"], "cached": report["compile_cached"], "wall": wall,
+    return {"status": report["status"], "cached": report["compile_cached"], "wall": wall, "pch": report["compile_pch"],
             "baseline": report.get("baseline_compile_cached"),
             "grading": report["duration_s"], "compile": at.get("end", float("nan")) - at.get("start", float("nan"))}
 
@@ -105,7 +110,9 @@ def timed(code: str, args: list[str], env: dict[str, str]) -> float:
 
 
 def breakdown(request: dict, changed: dict, scratch: Path) -> list[tuple[str, float, dict[str, float]]]:
+    from grader.jail.builder import PCH_OUT
     from grader.judge.compile_cache import device_arch
+    from grader.protocol.messages import BuildOrder
 
     builder_env = {"MAX_JOBS": os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)}
     if device_arch():
@@ -114,14 +121,19 @@ def breakdown(request: dict, changed: dict, scratch: Path) -> list[tuple[str, fl
     before = scratch / "before"
     rows.append(("torch load_inline (before)", timed(BEFORE, [json.dumps(request), str(before)], env_with({})),
                  ninja_times(before)))
+    plain = scratch / "builder-plain"
+    rows.append(("builder, no header made", timed(AFTER, [BuildOrder(request=request).model_dump_json(), str(plain)],
+                                                   env_with(builder_env)), ninja_times(plain / name)))
     cold = scratch / "builder-cold"
-    rows.append(("builder, cold", timed(AFTER, [json.dumps(request), str(cold), "{}"], env_with(builder_env)),
-                 ninja_times(cold / name)))
+    rows.append(("builder, cold (makes header)",
+                 timed(AFTER, [BuildOrder(request=request, make_pch=True).model_dump_json(), str(cold)],
+                       env_with(builder_env)), ninja_times(cold / name)))
     reuse = {o: str(cold / name / o) for o in ("main.o", "cuda.cuda.o") if (cold / name / o).exists()}
     body_only = {k: v for k, v in reuse.items() if k == "main.o" and changed["cuda_sources"]}
     body = scratch / "builder-body"
-    rows.append(("builder, body changed", timed(AFTER, [json.dumps(changed), str(body), json.dumps(body_only)],
-                                                 env_with(builder_env)), ninja_times(body / name)))
+    order = BuildOrder(request=changed, objects=body_only, pch=str(cold / PCH_OUT))
+    rows.append(("builder, body changed", timed(AFTER, [order.model_dump_json(), str(body)], env_with(builder_env)),
+                 ninja_times(body / name)))
     return rows
 
 
@@ -134,25 +146,28 @@ def main() -> int:
     solution, problem, body, changed_body = CASES[args.device]
     with tempfile.TemporaryDirectory(prefix="kg-compile-bench-") as tmp:
         scratch, cache = Path(tmp), Path(tmp) / "cache"
-        changed = scratch / "changed" / Path(solution).name
-        changed.parent.mkdir()
         text = (REPO / solution).read_text()
         assert body in text, f"{solution} no longer holds {body!r}"
-        changed.write_text(text.replace(body, changed_body))
+        changed, again = (scratch / d / Path(solution).name for d in ("changed", "again"))
+        for path, new_body in ((changed, changed_body), (again, f"({body})")):
+            path.parent.mkdir()
+            path.write_text(text.replace(body, new_body))
         rows = [("cold (empty cache)", grade(REPO / solution, problem, args.device, cache, args.sandbox)),
                 ("re-grade, new process", grade(REPO / solution, problem, args.device, cache, args.sandbox)),
+                # The second build with the same flags precompiles torch/extension.h beside it; the third uses it.
                 ("kernel body changed", grade(changed, problem, args.device, cache, args.sandbox)),
+                ("body changed again", grade(again, problem, args.device, cache, args.sandbox)),
                 # What a user's default grading adds: the reference's torch.compile, compiled at the problem's
                 # first grading and then taken from the cache (grader/judge/baseline_cache.py).
                 ("+ baseline, first", grade(REPO / solution, problem, args.device, cache, args.sandbox, True)),
                 ("+ baseline, again", grade(REPO / solution, problem, args.device, cache, args.sandbox, True))]
         print(f"# compile latency: {solution} on {args.device}, {platform.node()}, {os.cpu_count()} cores, "
               f"python {platform.python_version()}, MAX_JOBS={os.environ.get('MAX_JOBS', 'unset')}")
-        print(f"{'grading':<24} {'status':<10} {'cached':<7} {'baseline':<9} {'compile s':>10} {'grading s':>10} "
-              f"{'wall s':>8}")
+        print(f"{'grading':<24} {'status':<10} {'cached':<7} {'header':<7} {'baseline':<9} {'compile s':>10} "
+              f"{'grading s':>10} {'wall s':>8}")
         for label, r in rows:
             baseline = "-" if r["baseline"] is None else str(r["baseline"])
-            print(f"{label:<24} {r['status']:<10} {str(r['cached']):<7} {baseline:<9} "
+            print(f"{label:<24} {r['status']:<10} {str(r['cached']):<7} {r['pch'] or '-':<7} {baseline:<9} "
                   f"{r['compile']:>10.2f} {r['grading']:>10.2f} {r['wall']:>8.2f}")
         if args.no_breakdown:
             return 0

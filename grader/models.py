@@ -233,6 +233,9 @@ class Report(BaseModel):
     trials: list[TrialResult] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)
     compile_cached: bool | None = Field(None, description="the solution's extensions came from the compile cache")
+    compile_pch: Literal["made", "given"] | None = Field(None, description="torch/extension.h precompiled for the "
+                                                         "last extension built: made beside it for later builds "
+                                                         "(kept in the compile cache), or given to it from there")
     baseline_compile_cached: bool | None = Field(None, description="the reference's torch.compile artifacts came "
                                                  "from the compile cache (an earlier grading of the same problem)")
     precision: PrecisionAudit | None = None

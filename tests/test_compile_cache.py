@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
+from grader.jail.builder import PCH_OUT
 from grader.judge.compile_cache import (BLOB, BuildRequest, CompileCache, CompileService, cache_key, hand_over, object_keys,
-                                  open_regular, refused_flag)
+                                  open_regular, pch_key, refused_flag)
+from grader.protocol.messages import BuildOrder
 from kgtest import ROOT, grader_env, run_grader
 
 REQ = BuildRequest(name="kg_x", cpp_sources=["int f() { return 1; }"], functions=["f"], extra_cflags=["-O2"])
@@ -143,12 +145,23 @@ def test_object_keys_follow_only_what_goes_into_each_object(change, main_same, c
 
 
 BUILD = """
-import json, sys
+import sys
 from pathlib import Path
-from grader.jail.builder import build
-request, folder, reuse = json.loads(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
-print(build(request, folder, reuse))
+from grader.jail import builder
+from grader.protocol.messages import BuildOrder
+order, folder = BuildOrder.model_validate_json(sys.argv[1]), Path(sys.argv[2])
+if len(sys.argv) > 3:  # a header of the test's own precompiled in place of torch/extension.h
+    builder._torch_header = lambda: Path(sys.argv[3])
+print(*builder.build(order, folder, folder))
 """
+
+
+def run_build(order: BuildOrder, folder, *header) -> list[str]:
+    """The builder's build outside any jail, in a new process: [library, what came of the header]."""
+    out = subprocess.run([sys.executable, "-c", BUILD, order.model_dump_json(), str(folder), *map(str, header)],
+                         capture_output=True, text=True, env=grader_env({"MAX_JOBS": "1"}), timeout=1700)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1].split()
 
 
 @pytest.mark.slow
@@ -159,16 +172,10 @@ def test_a_reused_object_is_linked_not_compiled_again(tmp_path):
     text = (ROOT / "tests" / "adversarial" / "solutions" / "cache_light_add.py").read_text()
     request = BuildRequest(name="kg_cache_light", cpp_sources=[text.split('"""')[1]], no_implicit_headers=True)
 
-    def run_build(folder, reuse):
-        out = subprocess.run([sys.executable, "-c", BUILD, request.model_dump_json(), str(folder), json_of(reuse)],
-                             capture_output=True, text=True, env=grader_env({"MAX_JOBS": "1"}), timeout=1700)
-        assert out.returncode == 0, out.stderr[-3000:]
-        return out.stdout.strip().splitlines()[-1]
-
     first = tmp_path / "a" / "kg_cache_light"
-    run_build(tmp_path / "a", {})
+    run_build(BuildOrder(request=request), tmp_path / "a")
     assert "main.o" in compiled(first)
-    lib = run_build(tmp_path / "b", {"main.o": str(first / "main.o")})
+    lib, _ = run_build(BuildOrder(request=request, objects={"main.o": str(first / "main.o")}), tmp_path / "b")
     assert "main.o" not in compiled(tmp_path / "b" / "kg_cache_light")
     check = ("import importlib.util, sys, torch; spec = importlib.util.spec_from_file_location('kg_cache_light', "
              "sys.argv[1]); m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
@@ -184,6 +191,36 @@ def compiled(folder) -> list[str]:
     return [line.split("\t")[3] for line in log.read_text().splitlines()[1:]] if log.exists() else []
 
 
-def json_of(obj) -> str:
-    import json
-    return json.dumps(obj)
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_a_precompiled_header_is_made_with_the_build_flags_and_read_by_the_next_build(tmp_path):
+    # The first build makes the header beside itself, from a stand-in for torch/extension.h that also defines
+    # a macro; the second, given it, uses the macro in a static_assert, so it only compiles if g++ read it.
+    probe = tmp_path / "probe.h"
+    probe.write_text("#include <torch/extension.h>\n#define KG_PCH_PROBE 42\n")
+    first = BuildRequest(name="kg_pch_a", cpp_sources=["torch::Tensor twice(torch::Tensor x) { return x * 2; }"],
+                         functions=["twice"], extra_cflags=["-O1"])
+    _, made = run_build(BuildOrder(request=first, make_pch=True), tmp_path / "a", probe)
+    assert made == "made" and (tmp_path / "a" / PCH_OUT).stat().st_size > 1 << 20
+    second = first.model_copy(update={"name": "kg_pch_b", "functions": ["thrice"], "cpp_sources": [
+        'static_assert(KG_PCH_PROBE == 42, "not read");\ntorch::Tensor thrice(torch::Tensor x) { return x * 3; }']})
+    assert run_build(BuildOrder(request=second, pch=str(tmp_path / "a" / PCH_OUT)), tmp_path / "b")[1] == "given"
+
+
+@pytest.mark.parametrize("change", [{"extra_cflags": ["-O3"]}, {"with_cuda": True}, {"cuda_sources": ["x"]}])
+def test_the_precompiled_header_follows_the_flags_of_main_cpp(change):
+    assert pch_key(REQ.model_copy(update=change), TOOLS) not in (None, pch_key(REQ, TOOLS))
+    assert pch_key(REQ, {**TOOLS, "torch": "2.11.0"}) != pch_key(REQ, TOOLS)
+    # the sources and the name only go into main.o: every build with these flags shares the header
+    assert pch_key(REQ.model_copy(update={"name": "kg_y", "cpp_sources": ["int g();"]}), TOOLS) == pch_key(REQ, TOOLS)
+
+
+@pytest.mark.parametrize("change", [
+    {"extra_cflags": ["-include", "main.cpp"]}, {"extra_cflags": ["-includemain.cpp"]},
+    {"extra_cflags": ["-imacros", "x"]}, {"extra_cflags": ["-Wp,-include,main"]}, {"extra_cflags": ["-I/tmp"]},
+    {"extra_cflags": ["-DX=a.h"]}, {"extra_cflags": ["-iquote", "."]}, {"extra_include_paths": ["/usr/include"]},
+    {"no_implicit_headers": True},
+])
+def test_no_header_is_shared_where_a_flag_could_name_a_file(change):
+    # A header made under `-include main.cpp` would carry one solution's code into every build with its flags.
+    assert pch_key(REQ.model_copy(update=change), TOOLS) is None

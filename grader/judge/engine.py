@@ -436,6 +436,7 @@ class Grading:
                               on_build=lambda frame, left: self.builds.answer(frame, cand.worker.exchange, left))
         finally:  # also when the phase fails: whether its extensions were built says where the time went
             self.report.compile_cached = self.builds.cached
+            self.report.compile_pch = self.builds.pch
         cand_info = _expect_ok(reply, cand, "compile", m.Loaded).info
         reused = self.builds.reused_objects
         self.event(Phase.compile, "end", "compiled (cached)" if self.builds.cached else

@@ -216,3 +216,24 @@ class BuildRequest(BaseModel):
     is_python_module: bool = True
     with_pytorch_error_handling: bool = True
     no_implicit_headers: bool = False
+
+
+class BuildOrder(BaseModel):
+    """The grader's one frame to a builder: the request, objects to reuse, and a precompiled torch/extension.h."""
+
+    model_config = ConfigDict(extra="forbid")
+    cmd: Literal["build"] = "build"
+    request: BuildRequest
+    objects: dict[str, str] = Field(default_factory=dict, description="object file -> a reused copy, as seen inside")
+    pch: str | None = Field(None, description="a header precompiled with this request's flags, as seen inside")
+    make_pch: bool = Field(False, description="precompile the header beside the build, into the exchange folder's "
+                           "pch.gch, for later builds")
+
+
+class BuildReply(BaseModel):
+    """The builder's answer: ok, or the compiler's log; and the precompiled header it made, or was given."""
+
+    model_config = ConfigDict(extra="forbid")
+    ok: bool
+    log: str = ""
+    pch: Literal["made", "given", "none"] = "none"
