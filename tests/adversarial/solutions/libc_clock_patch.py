@@ -46,7 +46,8 @@ bool patch_clock() {
 }
 """
 
-ext = load_inline(name="kg_libc_clock_patch", cpp_sources=src, functions=["patch_clock"], verbose=False)
+ext = load_inline(name="kg_libc_clock_patch", cpp_sources=src, functions=["patch_clock"], extra_cflags=["-O3"],
+                  verbose=False)
 PATCHED = ext.patch_clock()
 
 
