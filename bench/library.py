@@ -11,7 +11,7 @@ which --resume reads to skip problems already graded. --write-doc DOC replaces t
 `<!-- LIBRARY-TABLE -->` markers of DOC (docs/problems.md) with the table of every row in OUT.json.
 
 Speed: each grading compiles its solution with load_inline (tens of seconds of CPU), so gradings run
---jobs at a time. The engine takes a machine-wide lock per device (grader/device_lock.py) from the
+--jobs at a time. The engine takes a machine-wide lock per GPU (grader/judge/device_lock.py) from the
 correctness phase to the end, so the compiles overlap while correctness checks, timings and baselines
 run one grading at a time and never measure each other. torch.compile baselines are off unless
 --compile-baseline (each costs an inductor compile under that lock). --budget-s stops starting new

@@ -1,3 +1,4 @@
+import fcntl
 import os
 import shutil
 import tempfile
@@ -39,10 +40,35 @@ def pytest_configure(config):
     if "KG_COMPILE_CACHE" not in os.environ:
         config._kg_compile_cache = tempfile.mkdtemp(prefix="kg-test-compile-cache-")
         os.environ["KG_COMPILE_CACHE"] = config._kg_compile_cache
+    if FLOOD_LOCKS not in os.environ:
+        config._kg_flood_locks = tempfile.mkdtemp(prefix="kg-test-floods-")
+        os.environ[FLOOD_LOCKS] = config._kg_flood_locks
 
 
 def pytest_unconfigure(config):
-    folder = getattr(config, "_kg_compile_cache", None)
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
-        os.environ.pop("KG_COMPILE_CACHE", None)
+    for attr, var in (("_kg_compile_cache", "KG_COMPILE_CACHE"), ("_kg_flood_locks", FLOOD_LOCKS)):
+        folder = getattr(config, attr, None)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.environ.pop(var, None)
+
+
+FLOOD_LOCKS = "KG_TEST_FLOOD_LOCKS"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    # A test marked `floods` (a fork bomb: hundreds of processes until a watchdog reaps them) runs while no
+    # other test does, setup and teardown included: beside one, a test's jailed worker could not fork (a
+    # kernel process limit) or took over 10 s to. Every other test holds the machine lock shared. Both pass
+    # the gate first, so a flood waiting for the shared holders goes next rather than behind a stream of them.
+    folder = os.environ.get(FLOOD_LOCKS)
+    if not folder:
+        yield
+        return
+    flood = item.get_closest_marker("floods") is not None
+    with open(os.path.join(folder, "gate"), "a") as gate, open(os.path.join(folder, "machine"), "a") as machine:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(machine, fcntl.LOCK_EX if flood else fcntl.LOCK_SH)
+        fcntl.flock(gate, fcntl.LOCK_UN)
+        yield

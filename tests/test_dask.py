@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -141,6 +142,18 @@ def test_a_worker_killed_mid_grading_loses_and_duplicates_nothing(tmp_path, monk
     assert (out / "gradebook.csv").read_text().count("\n") == 2 + len(students)
 
 
+def scheduler_address(file: Path, scheduler: subprocess.Popen) -> str:
+    """The address the scheduler wrote. It creates the file before it writes it, so an empty or half-written
+    file is read again, until the scheduler has written it whole or exited."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and scheduler.poll() is None:
+        try:
+            return json.loads(file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.2)
+    raise AssertionError(f"the dask scheduler wrote no address to {file} (exit code {scheduler.poll()})")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_scheduler_and_workers_started_by_the_dask_cli(tmp_path):
@@ -154,10 +167,7 @@ def test_scheduler_and_workers_started_by_the_dask_cli(tmp_path):
                                        "--scheduler-file", str(file)], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)]
     try:
-        deadline = time.monotonic() + 120
-        while not file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        address = json.loads(file.read_text())["address"]
+        address = scheduler_address(file, started[0])
         started += [subprocess.Popen(cli + ["worker", address, "--nthreads", "1", "--no-dashboard", "--host",
                                             "127.0.0.1", "--memory-limit", "0"], env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL) for _ in range(2)]

@@ -40,8 +40,12 @@ DECISIONS = [
                  id="tampering and a mismatch: the clock's figure, untrusted"),
     pytest.param(0.8, 1.0, "cuda", {"resolution_ms": 0.5}, 0.8, True, ["coarse_own_clock"],
                  id="cuda: a coarse own clock widens the tolerance and says so"),
-    pytest.param(0.8, 1.0, "cpu", {"resolution_ms": 0.5}, 1.0, False, ["timing_mismatch"],
-                 id="cpu: the clock's resolution does not widen the tolerance"),
+    pytest.param(0.8, 1.0, "cpu", {"resolution_ms": 0.5}, 1.0, False, ["coarse_own_clock"],
+                 id="cpu: a gap within the clock's resolution takes its figure, untrusted, flagged coarse"),
+    pytest.param(0.8, 1.0, "cpu", {"resolution_ms": 0.02}, 1.0, False, ["timing_mismatch"],
+                 id="cpu: a gap beyond tolerance and resolution is a mismatch"),
+    pytest.param(0.95, 1.0, "cpu", {"resolution_ms": 0.5}, 0.95, True, [],
+                 id="cpu: within the tolerance, a coarse clock changes nothing"),
 ]
 
 
@@ -68,9 +72,18 @@ def test_the_own_clocks_resolution_widens_the_tolerance_and_is_flagged_when_coar
     # A forger claiming a quarter of a 2.7 ms GEMM is caught whatever the (fine) resolution.
     d = trust.decide(stats(2.0), stats(2.7), 2.7, "cuda", resolution_ms=0.17)
     assert d.flags == ["timing_mismatch"] and d.runtime_ms == 2.7
-    # On CPU a busy machine's noisy windows must not open the door to a forged clock (0.2 ms claimed 0.002).
+    # On CPU a busy machine's noisy windows must not open the door to a forged clock (0.2 ms claimed 0.002):
+    # within their resolution the grader's figure is still the one used, untrusted.
     d = trust.decide(stats(0.002, "host"), stats(0.01, "host"), 0.2, "cpu", resolution_ms=0.2)
-    assert d.flags == ["timing_mismatch"] and d.runtime_ms == 0.2
+    assert d.flags == ["coarse_own_clock"] and d.runtime_ms == 0.2 and not d.trusted
+    assert "cannot tell the two apart" in d.basis
+
+
+def test_paired_resolution_is_the_reference_windows_interquartile_range_per_call():
+    # The candidate's windows never count; the reference's middle half spans 40-48 ms over 80 calls.
+    assert trust.resolution([40.0, 41.0, 44.0, 47.0, 48.0, 60.0, 39.0], 80, paired=True) == pytest.approx(
+        (48.0 - 40.0) / 80)
+    assert trust.resolution([40.0], 80, paired=True) == 0.0
 
 
 def test_excessive_speedup_is_flagged_but_left_to_the_roofline():
@@ -90,6 +103,19 @@ def test_trusted_figure_is_reference_time_plus_window_difference_per_call():
     # the shortest windows count, since a machine's hiccups only ever add time.
     assert trust.trusted_per_call(1.0, [150.0, 181.0, 149.0], [100.0, 130.5, 99.0], 100) == pytest.approx(1.5)
     assert trust.trusted_per_call(1.0, [10.0], [500.0], 100) == 0.0  # never negative
+
+
+def test_paired_windows_take_the_median_difference_so_a_burst_on_one_side_moves_nothing():
+    # CPU: pair i ran back to back. A burst covered every candidate window and the reference's first two
+    # (all ~60 ms) and ended before the reference's third (40 ms): the shortest windows would read the honest
+    # candidate as 20 ms a window slower, 0.29 ms a call on 70 calls; pair by pair it is as fast as the reference.
+    cand, ref = [61.0, 60.0, 62.0], [60.5, 60.2, 40.0]
+    assert trust.trusted_per_call(0.004, cand, ref, 70) == pytest.approx(0.004 + 20.0 / 70)
+    assert trust.trusted_per_call(0.004, cand, ref, 70, paired=True) == pytest.approx(0.004 + 0.5 / 70)
+    # A candidate that really is slower is slower in every pair.
+    assert trust.trusted_per_call(0.004, [75.0, 74.0, 55.0], ref, 70, paired=True) == pytest.approx(0.004 + 14.5 / 70)
+    with pytest.raises(ValueError):
+        trust.trusted_per_call(0.004, cand, ref[:2], 70, paired=True)
 
 
 @pytest.mark.parametrize("cand, ref, ok", [

@@ -15,10 +15,11 @@ after `ALLOWED_FAILURES` such deaths the grading is the likely cause and its row
 Placement and backpressure: a GPU worker owns one GPU (worker resource `GPU=1`, CUDA_VISIBLE_DEVICES set to
 that GPU); a CUDA grading asks for 1/jobs of it, so a worker holds at most `--jobs` gradings (their compiles
 overlap; the engine's device lock times one at a time). A CPU grading asks for no resource: a CPU worker owns
-no device (the CPU timing lock is per machine, whichever worker holds it), so plain `dask worker`s take CPU
-gradings, as many at once as they have threads. The runner keeps at most `capacity()` = jobs x eligible
-workers in flight and hands tasks over one free slot at a time, in its own order (baselines first, then
-students in folder order), so no queue builds up in Dask where the order could change.
+no device (the CPU timing locks are per core of a machine, whichever worker holds them), so plain
+`dask worker`s take CPU gradings, as many at once as they have threads. The runner keeps at most
+`capacity()` = jobs x eligible workers in flight and hands tasks over one free slot at a time, in its own
+order (baselines first, then students in folder order), so no queue builds up in Dask where the order could
+change.
 """
 
 from __future__ import annotations

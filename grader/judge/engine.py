@@ -19,8 +19,8 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -460,10 +460,12 @@ class Grading:
         req = self.req
         self._load(ref, cand)
 
-        # From here on the device is busy: checks and timings take it one grading at a time, so a batch
-        # of gradings compiling side by side never runs anything beside another's timed runs.
+        # From here on the device (on CPU, the cores both workers are pinned to) is busy: checks and timings
+        # take it one grading at a time, so a batch of gradings compiling side by side never runs anything
+        # beside another's timed runs.
         self.stack.enter_context(device_lock.exclusive(req.device, self.cancel, lambda: self.event(
-            Phase.correctness, "log", "waiting for another grading to finish on this device")))
+            Phase.correctness, "log", "waiting for another grading to finish on this device"),
+            cores=self.cpu_cores() if req.device == "cpu" else None))
         # Correctness: fresh seeds, one reference run and one candidate run each.
         self.event(Phase.correctness, "start", f"{req.trials} trials on fresh random inputs", total=req.trials)
         deadline = time.monotonic() + req.timeouts.correctness
@@ -545,21 +547,24 @@ class Grading:
             if r == 0:  # the warm-up windows, then CPU_ROUND_WINDOWS counted ones per round
                 calls, plan, warm = self._warm_window(cand, cand_rounds[0].median_ms, CPU_ROUNDS * CPU_ROUND_WINDOWS)
                 cand_windows += warm
-                todo = plan[:WARM_WINDOWS + CPU_ROUND_WINDOWS]  # the reference's warm-up windows run in this round too
-            else:
-                todo = plan[WARM_WINDOWS + r * CPU_ROUND_WINDOWS:WARM_WINDOWS + (r + 1) * CPU_ROUND_WINDOWS]
-            cand_windows += [self._window(cand, *w) for w in todo[-CPU_ROUND_WINDOWS:]]
             clock_s += time.monotonic() - t0
-            cand.worker.pause()
-            try:
+            with self._paused(cand):
                 base_rounds.append(self._baseline(ref, "eager", budget, what))
                 t0 = time.monotonic()
-                ref_windows += [self._window(ref, seeds, weights) for seeds, weights in todo]
+                if r == 0:
+                    ref_windows += [self._window(ref, *w) for w in plan[:WARM_WINDOWS]]
                 clock_s += time.monotonic() - t0
-                if req.baseline_compile:
+            # Counted windows in pairs, the candidate's then the reference's on the same seeds, back to back:
+            # load that comes and goes lands on both windows of a pair (trust.trusted_per_call, paired).
+            t0 = time.monotonic()
+            for w in plan[WARM_WINDOWS + r * CPU_ROUND_WINDOWS:WARM_WINDOWS + (r + 1) * CPU_ROUND_WINDOWS]:
+                cand_windows.append(self._window(cand, *w))
+                with self._paused(cand):
+                    ref_windows.append(self._window(ref, *w))
+            clock_s += time.monotonic() - t0
+            if req.baseline_compile:
+                with self._paused(cand):
                     comp_rounds.append(self._baseline(ref, "compile", budget, what))
-            finally:
-                cand.worker.resume()
         self.event(Phase.baseline, "end", "baselines timed", ok=True)
         self._verify_windows(cand_windows, ref_windows)
         self._kernel_hint(self._profile(cand), self._profile(ref))
@@ -571,6 +576,15 @@ class Grading:
         own_clock = self._trusted(base_stats, cand_windows, ref_windows, calls)
         comp_stats = (req.baselines.compile if req.baselines else _merge(comp_rounds)) if comp_rounds else None
         self._decide(cand_stats, base_stats, comp_stats, own_clock, clock_s, spread)
+
+    @contextmanager
+    def _paused(self, cand: Party) -> Iterator[None]:
+        """Every process of the candidate stopped: nothing it left running takes the reference's core."""
+        cand.worker.pause()
+        try:
+            yield
+        finally:
+            cand.worker.resume()
 
     def _check(self, index: int, label: str, expected: list, got: list) -> TrialResult:
         if len(got) != len(expected):
@@ -728,7 +742,9 @@ class Grading:
         ones), and how finely they pin it down."""
         c, r = [round(w, 4) for w, _ in cand[WARM_WINDOWS:]], [round(w, 4) for w, _ in ref[WARM_WINDOWS:]]
         self.report.windows_ms, self.report.window_calls = {"candidate": c, "reference": r}, calls
-        return trust.trusted_per_call(base.median_ms, c, r, calls), trust.resolution(r, calls)
+        paired = self.req.device != "cuda"  # _time_cpu runs the windows in pairs
+        return (trust.trusted_per_call(base.median_ms, c, r, calls, paired=paired),
+                trust.resolution(r, calls, paired=paired))
 
     def _verify_windows(self, cand: list, ref: list) -> None:
         """Every output of every call in the candidate's windows must match the reference's, as far as the
@@ -808,10 +824,10 @@ class Grading:
             report.baseline_compile_ms = comp.median_ms
             report.speedup_compile = round(comp.median_ms / d.runtime_ms, 4)
         vs_compile = f", {report.speedup_compile:.2f}x vs torch.compile" if report.speedup_compile else ""
-        caveat = "" if trusted else " (not trusted: " + ", ".join(
-            f for f in report.flags if f in ("timing_mismatch", "excessive_speedup", "tampering", "noisy_timing",
-                                          "reduced_precision")
-        ) + ")"
+        # coarse_own_clock leaves a speedup untrusted on CPU only (trust.decide, rule 1)
+        reasons = ("timing_mismatch", "excessive_speedup", "tampering", "noisy_timing", "reduced_precision",
+                   *(("coarse_own_clock",) if self.req.device == "cpu" else ()))
+        caveat = "" if trusted else " (not trusted: " + ", ".join(f for f in report.flags if f in reasons) + ")"
         report.message = (f"correct on {self.req.trials} trials; {d.speedup:.2f}x vs eager "
                           f"({d.runtime_ms:.4g} ms vs {base.median_ms:.4g} ms){vs_compile}{caveat}")
 

@@ -45,25 +45,40 @@ def tolerance(ms: float, device: str) -> float:
     return TOLERANCE_REL.get(device, 0.10) * ms + TOLERANCE_ABS_MS.get(device, 0.05)
 
 
-def resolution(ref_windows_ms: list[float], calls: int) -> float:
-    """How finely the windows pin down a call, in ms: twice how far the reference's shortest window is from
-    its next shortest, spread over the calls in one. The trusted figure rests on each side's shortest
-    window; a window that something else on the machine slowed (a round trip held up, a driver call)
-    lengthens the spread of all of them but not this gap. Only the reference's windows count: a candidate
-    could make its own windows uneven on purpose to widen the tolerance. On the H200, windows of a few calls
-    moved by 0.2-0.8 ms from one to the next, so short calls in short windows are known only to a tenth of a
-    ms or so; the tolerance widens by this much."""
+def resolution(ref_windows_ms: list[float], calls: int, *, paired: bool = False) -> float:
+    """How finely the windows pin down a call, in ms. Only the reference's windows count: a candidate could
+    make its own windows uneven on purpose to widen the tolerance.
+
+    Unpaired (CUDA): twice how far the reference's shortest window is from its next shortest, spread over
+    the calls in one. The trusted figure rests on each side's shortest window; a window that something else
+    on the machine slowed (a round trip held up, a driver call) lengthens the spread of all of them but not
+    this gap. On the H200, windows of a few calls moved by 0.2-0.8 ms from one to the next, so short calls
+    in short windows are known only to a tenth of a ms or so; the tolerance widens by this much.
+    `paired` (CPU): the interquartile range of the reference's windows over the calls. The median of n pairs'
+    differences has a standard error near 1.25 * sqrt(2) / sqrt(n) of one window's sigma (0.6 sigma for 9),
+    and the range is 1.35 sigma: about two standard errors."""
+    if paired:
+        q = statistics.quantiles(ref_windows_ms, n=4) if len(ref_windows_ms) > 1 else [0.0, 0.0, 0.0]
+        return (q[2] - q[0]) / max(calls, 1)
     two = sorted(ref_windows_ms)[:2]
     return 2 * (two[-1] - two[0]) / max(calls, 1)
 
 
 def trusted_per_call(ref_event_ms: float, cand_windows_ms: list[float], ref_windows_ms: list[float],
-                     calls: int) -> float:
+                     calls: int, *, paired: bool = False) -> float:
     """The candidate's ms per call by the grader's clock: the reference's event time, plus how much longer
-    the candidate's windows took per call than the reference's on the same inputs. The shortest window of
-    each side: whatever else the machine does (another thread holding the interpreter, a driver call) only
-    ever adds time to a window."""
-    diff = min(cand_windows_ms) - min(ref_windows_ms)
+    the candidate's windows took per call than the reference's on the same inputs.
+
+    Unpaired (CUDA: each side's windows run together), the shortest window of each side: whatever else the
+    machine does (another thread holding the interpreter, a driver call) only ever adds time to a window.
+    `paired` (CPU: window i of each side ran back to back), the median of the pairs' differences: on a busy
+    host, load comes and goes within a grading, and the shortest windows of the two sides can come from
+    different moments (in CI, beside the other tests, that read an honest 4 us add as 0.21 ms a call); a
+    pair shares its moment."""
+    if paired:
+        diff = statistics.median(c - r for c, r in zip(cand_windows_ms, ref_windows_ms, strict=True))
+    else:
+        diff = min(cand_windows_ms) - min(ref_windows_ms)
     return max(ref_event_ms + diff / calls, 0.0)
 
 
@@ -90,9 +105,11 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
     1. The event figure is used when the grader's clock does not show the call to be slower than it by more
        than `tolerance()` (on CUDA, plus the clock's own `resolution()`); otherwise the grader's figure is
        used, flagged `timing_mismatch`, untrusted. Where the resolution is coarser than the tolerance the
-       bound is loose: flagged `coarse_own_clock` (the basis states the bound). On CPU the windows time the
-       same host work the loop does, and a busy machine's noise shows in the rounds' spread (rule 4), so the
-       resolution does not widen the tolerance there: it would let a forged clock through.
+       bound is loose: flagged `coarse_own_clock` (the basis states the bound). On CPU the resolution does
+       not widen the tolerance, which would let a forged clock through: a gap beyond the tolerance but
+       within the resolution (a busy machine's windows) still takes the grader's figure, untrusted, but is
+       flagged `coarse_own_clock`, not `timing_mismatch`: the windows could not tell the two figures apart,
+       so nothing says the solution's timing was wrong.
     2. No trusted window (it could not run): the event figure, untrusted.
     3. Static tampering findings, and output computed in lower precision than asked (the precision audit),
        leave any figure untrusted.
@@ -102,24 +119,27 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
        check, made by the caller, can withdraw that)."""
     flags: list[str] = []
     trusted = True
-    if device != "cuda":
-        resolution_ms = 0.0
+    cuda = device == "cuda"
     clock = "CUDA-event median" if cand.clock == "cuda_event" else "host-clock median"
     runtime = cand.median_ms
     if trusted_ms is None:
         trusted = False
         basis = f"{clock} of {cand.runs} calls; the grader's own clock could not check it"
-    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - resolution_ms:
+    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - (resolution_ms if cuda else 0.0):
         basis = (f"{clock} of {cand.runs} calls; the grader's own clock agrees "
                  f"({trusted_ms:.4g} ms per call, tolerance {tolerance(trusted_ms, device):.2g} ms"
-                 + (f" + its resolution {resolution_ms:.2g} ms" if resolution_ms else "") + ")")
-        if resolution_ms > tolerance(trusted_ms, device):
+                 + (f" + its resolution {resolution_ms:.2g} ms" if cuda and resolution_ms else "") + ")")
+        if cuda and resolution_ms > tolerance(trusted_ms, device):
             flags.append("coarse_own_clock")
     else:
-        flags.append("timing_mismatch")
+        unresolved = cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - resolution_ms
+        flags.append("coarse_own_clock" if unresolved else "timing_mismatch")
         trusted = False
         basis = (f"the grader's own clock: {trusted_ms:.4g} ms per call, where the solution's "
                  f"{clock.split()[0]} timing claimed {cand.median_ms:.4g} ms")
+        if unresolved:
+            basis += (f"; on this busy machine the windows pin a call down only to {resolution_ms:.2g} ms, "
+                      "which cannot tell the two apart")
         runtime = trusted_ms
     if tampering or reduced_precision:
         trusted = False

@@ -47,6 +47,13 @@ def render(name: str, folder: Path, **subs: object) -> Path:
     return out
 
 
+def overruled_by_the_graders_clock(report: dict) -> bool:
+    """The speedup rests on the grader's own figure, untrusted: flagged `timing_mismatch`, or, where a busy
+    CPU's windows could not resolve the gap, `coarse_own_clock` (grader/judge/trust.py `decide`, rule 1)."""
+    return (bool({"timing_mismatch", "coarse_own_clock"} & set(report["flags"]))
+            and report["runtime_ms"] == report["trusted_runtime_ms"] and report["speedup_trusted"] is False)
+
+
 def explain(report: dict) -> str:
     """What to print when an assertion on a report fails."""
     return (f"status={report['status']} flags={report['flags']} message={report['message']!r}\n"

@@ -10,7 +10,7 @@ import json
 import platform
 
 import pytest
-from adv_helpers import MATMUL, SOLUTIONS, explain, grade
+from adv_helpers import MATMUL, SOLUTIONS, explain, grade, overruled_by_the_graders_clock
 
 
 def test_patched_comparisons_and_fake_report_lines_do_not_pass_a_wrong_answer():
@@ -63,8 +63,7 @@ def test_subtly_scaled_harness_clock_cannot_lift_the_speedup():
     # The worker's clock runs at 0.7x: every figure it reports is 30% short, an honest ~1x reads ~1.4x.
     proc, report = grade(SOLUTIONS / "scaled_timer.py", problem=MATMUL)
     assert report["status"] == "passed", explain(report)
-    assert "timing_mismatch" in report["flags"] and report["speedup_trusted"] is False, explain(report)
-    assert report["runtime_ms"] == report["trusted_runtime_ms"], "the speedup used the forged figure"
+    assert overruled_by_the_graders_clock(report), explain(report)
     assert report["speedup"] < 1.3, explain(report)
 
 
@@ -74,6 +73,5 @@ def test_clock_patched_below_python_cannot_lift_the_speedup():
     # Python-level binding in the harness escapes it. The grader's clock is in another process.
     proc, report = grade(SOLUTIONS / "libc_clock_patch.py", problem=MATMUL)
     assert report["status"] == "passed", explain(report)
-    assert "timing_mismatch" in report["flags"] and report["speedup_trusted"] is False, explain(report)
-    assert report["runtime_ms"] == report["trusted_runtime_ms"], "the speedup used the forged figure"
+    assert overruled_by_the_graders_clock(report), explain(report)
     assert report["speedup"] < 1.3, explain(report)

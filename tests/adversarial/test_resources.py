@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+import pytest
 
 from adv_helpers import (ADD, FAST, FIXTURES, ROOT, SOLUTIONS, explain, grade, processes_with, render,
                          report_of, wait_gone)
@@ -40,6 +41,7 @@ def test_sleep_at_import_times_out_in_the_compile_phase():
     assert "compile" in report["message"]
 
 
+@pytest.mark.floods
 def test_fork_bomb_is_stopped_and_nothing_survives(tmp_path):
     marker = f"kgbomb-{uuid.uuid4().hex}"
     proc, report = grade(render("fork_bomb.py", tmp_path, MARKER=marker), "--timeout", "60")

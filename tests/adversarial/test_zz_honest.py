@@ -16,8 +16,10 @@ def test_honest_solution_still_passes_with_a_trusted_speedup():
           f"duration={report['duration_s']} s")
     assert report["status"] == "passed", explain(report)
     assert proc.returncode == 0
-    # A busy machine may leave the CPU rounds too spread to state a speedup (noisy_timing, honestly untrusted);
-    # nothing else may be flagged, and without that flag the speedup must be trusted.
-    assert not set(report["flags"]) - {"noisy_timing"}, explain(report)
-    assert report["speedup_trusted"] is ("noisy_timing" not in report["flags"]), explain(report)
+    # A busy machine may leave the CPU rounds too spread to state a speedup (noisy_timing), or its windows too
+    # uneven to tell this 4 us call from a slower one (coarse_own_clock): honestly untrusted, either way. Nothing
+    # else may be flagged (timing_mismatch would say its timing lied), and without those the speedup is trusted.
+    busy = {"noisy_timing", "coarse_own_clock"}
+    assert not set(report["flags"]) - busy, explain(report)
+    assert report["speedup_trusted"] is not bool(busy & set(report["flags"])), explain(report)
     assert report["sandbox"] == "local"

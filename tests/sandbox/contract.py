@@ -185,6 +185,7 @@ def test_memory_limit_stops_worker(start):
     assert s.worker.stop_cause() == "memory"
 
 
+@pytest.mark.floods
 def test_fork_bomb_contained(start, backend):
     marker = f"kgbomb-{uuid.uuid4().hex}"
     s = start(pids=64)
