@@ -5,8 +5,8 @@ processes, in one run.
     python bench/cpu_noise.py --solutions cpu_relu --runs 2 --busy 2
 
 Per solution: the speedups of each grading idle and busy (`*` marks one reported untrusted: flagged
-`noisy_timing` or `timing_mismatch`), how far the median trusted busy speedup moved from the idle one, and
-whether the goal holds: within 10%, or every busy grading flagged.
+`noisy_timing`, `coarse_own_clock` or `timing_mismatch`), how far the median trusted busy speedup moved from the
+idle one, and whether the goal holds: within 10%, or every busy grading flagged.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def main() -> None:
     for name, idle, busy, moved, ok in rows:
         shown = f"{moved:.1%}" if moved is not None else "n/a"
         print(f"{name:<16} {idle:<22} {busy:<22} {shown:>18}  {'met' if ok else 'MISSED'}")
-    print("* = reported untrusted (noisy_timing or timing_mismatch); a busy speedup that is untrusted does not count"
-          " toward the move")
+    print("* = reported untrusted (noisy_timing, coarse_own_clock or timing_mismatch); a busy speedup that is"
+          " untrusted does not count toward the move")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,13 @@ import pytest
 from adv_helpers import ADD, FIXTURES, ROOT, SOLUTIONS, explain, grade
 from grader.judge.policy import check_solution
 
+# -O3: the flags of the suite's other builds, so that the one precompiled torch header serves this build too
 KERNEL = '''
 import torch
 import torch.nn as nn
 from torch.utils.cpp_extension import load_inline
-ext = load_inline(name="k", cpp_sources="torch::Tensor f(torch::Tensor a) { return a; }", functions=["f"])
+ext = load_inline(name="k", cpp_sources="torch::Tensor f(torch::Tensor a) { return a; }", functions=["f"],
+                  extra_cflags=["-O3"])
 '''
 
 CASES = {
