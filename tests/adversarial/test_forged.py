@@ -54,8 +54,7 @@ def test_patched_harness_clock_is_caught_by_the_graders_own_clock():
     proc, report = grade(SOLUTIONS / "harness_clock.py")
     assert report["status"] == "passed", explain(report)
     assert report["runtime"]["median_ms"] < 0.01, "the forgery did not take (test is moot)"
-    assert "timing_mismatch" in report["flags"], explain(report)
-    assert report["speedup_trusted"] is False
+    assert overruled_by_the_graders_clock(report), explain(report)
     assert report["speedup"] < 0.1, "the speedup reported is the forged one"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adv_helpers import MATMUL, SOLUTIONS, explain, grade
+from adv_helpers import MATMUL, SOLUTIONS, explain, grade, overruled_by_the_graders_clock
 
 
 def test_returning_the_first_result_forever_is_incorrect():
@@ -31,7 +31,7 @@ def test_right_only_during_correctness_is_caught_while_timed():
 def test_cache_keyed_on_data_pointers_never_earns_a_trusted_speedup():
     proc, report = grade(SOLUTIONS / "ptr_cache.py", problem=MATMUL)
     if report["status"] == "passed":
-        assert "timing_mismatch" in report["flags"] and report["speedup_trusted"] is False, explain(report)
+        assert overruled_by_the_graders_clock(report), explain(report)
         assert report["speedup"] < 3, explain(report)
     else:
         assert report["status"] == "incorrect", explain(report)
@@ -43,8 +43,7 @@ def test_cache_keyed_on_input_content_is_caught_by_fresh_inputs():
     proc, report = grade(SOLUTIONS / "content_cache.py", problem=MATMUL)
     assert report["status"] == "passed", explain(report)
     assert report["runtime"]["median_ms"] < 1.0, "the cache did not take (test is moot)"
-    assert "timing_mismatch" in report["flags"], explain(report)
-    assert report["speedup_trusted"] is False
+    assert overruled_by_the_graders_clock(report), explain(report)
     # The cache claims thousands of x; what is reported instead is the fresh calls' figure (~1x, noisy
     # on a busy machine).
     assert report["speedup"] < 10, explain(report)
