@@ -12,9 +12,10 @@ the cache ("given"). The build breakdown builds the same extension outside any s
 load_inline does in a worker (before this work: torch's defaults), then through grader/jail/builder.py with
 the builder's settings (MAX_JOBS = cores, TORCH_CUDA_ARCH_LIST = the device's) without a precompiled header,
 and making one, and the body-only change given that header (and on CUDA reusing the first build's binding
-object); per-object seconds come from ninja's log. The first four gradings skip the torch.compile baseline; the last two time it, as a user's default
-grading does: "+ baseline, first" compiles the reference's torch.compile, "+ baseline, again" finds it in
-the cache ("baseline" column: the report's `baseline_compile_cached`).
+object); per-object seconds come from ninja's log. The first four gradings skip the torch.compile baseline;
+the last two time it, as a user's default grading does: "+ baseline, first" compiles the reference's
+torch.compile, "+ baseline, again" finds it in the cache ("baseline" column: the report's
+`baseline_compile_cached`).
 """
 
 from __future__ import annotations

@@ -573,7 +573,7 @@ class Grading:
         base_stats = req.baselines.eager if req.baselines else _merge(base_rounds)
         spread = trust.round_spread([b.median_ms / c.median_ms for b, c in zip(base_rounds, cand_rounds)
                                      if c.median_ms > 0] or [0.0])
-        own_clock = self._trusted(base_stats, cand_windows, ref_windows, calls)
+        own_clock = self._trusted(base_stats, cand_windows, ref_windows, calls, paired=True)
         comp_stats = (req.baselines.compile if req.baselines else _merge(comp_rounds)) if comp_rounds else None
         self._decide(cand_stats, base_stats, comp_stats, own_clock, clock_s, spread)
 
@@ -737,12 +737,12 @@ class Grading:
             got = [[s, n, a, w] for (s, n, _), (a, _, w) in zip(got, extra)]
         return ms, got
 
-    def _trusted(self, base: TimingStats, cand: list, ref: list, calls: int) -> tuple[float, float]:
+    def _trusted(self, base: TimingStats, cand: list, ref: list, calls: int, *,
+                 paired: bool = False) -> tuple[float, float]:
         """The candidate's ms per call by this process's clock, from the counted windows (after the warm-up
-        ones), and how finely they pin it down."""
+        ones), and how finely they pin it down. `paired`: window i of each side ran back to back."""
         c, r = [round(w, 4) for w, _ in cand[WARM_WINDOWS:]], [round(w, 4) for w, _ in ref[WARM_WINDOWS:]]
         self.report.windows_ms, self.report.window_calls = {"candidate": c, "reference": r}, calls
-        paired = self.req.device != "cuda"  # _time_cpu runs the windows in pairs
         return (trust.trusted_per_call(base.median_ms, c, r, calls, paired=paired),
                 trust.resolution(r, calls, paired=paired))
 

@@ -122,17 +122,18 @@ def decide(cand: TimingStats, base: TimingStats, trusted_ms: float | None, devic
     cuda = device == "cuda"
     clock = "CUDA-event median" if cand.clock == "cuda_event" else "host-clock median"
     runtime = cand.median_ms
+    tol = tolerance(trusted_ms, device) if trusted_ms is not None else 0.0
     if trusted_ms is None:
         trusted = False
         basis = f"{clock} of {cand.runs} calls; the grader's own clock could not check it"
-    elif cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - (resolution_ms if cuda else 0.0):
+    elif cand.median_ms >= trusted_ms - tol - (resolution_ms if cuda else 0.0):
         basis = (f"{clock} of {cand.runs} calls; the grader's own clock agrees "
-                 f"({trusted_ms:.4g} ms per call, tolerance {tolerance(trusted_ms, device):.2g} ms"
+                 f"({trusted_ms:.4g} ms per call, tolerance {tol:.2g} ms"
                  + (f" + its resolution {resolution_ms:.2g} ms" if cuda and resolution_ms else "") + ")")
-        if cuda and resolution_ms > tolerance(trusted_ms, device):
+        if cuda and resolution_ms > tol:
             flags.append("coarse_own_clock")
     else:
-        unresolved = cand.median_ms >= trusted_ms - tolerance(trusted_ms, device) - resolution_ms
+        unresolved = cand.median_ms >= trusted_ms - tol - resolution_ms
         flags.append("coarse_own_clock" if unresolved else "timing_mismatch")
         trusted = False
         basis = (f"the grader's own clock: {trusted_ms:.4g} ms per call, where the solution's "
