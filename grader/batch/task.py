@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ..errors import UsageError
 from ..models import GradeRequest, ProgressEvent, Report
+from ..process import exit_now
 
 
 class TaskOutcome(BaseModel):
@@ -41,4 +42,4 @@ def main(spec_path: str, result_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
+    exit_now(main(*sys.argv[1:3]))

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from grader.cli import cmd_batch, cmd_cache, cmd_check, cmd_doctor, cmd_new, cmd_problems, cmd_prompt
 from grader.errors import UsageError
+from grader.process import exit_now
 
 COMMANDS = [cmd_check, cmd_batch, cmd_problems, cmd_prompt, cmd_new, cmd_cache, cmd_doctor]
 
@@ -41,5 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The `grader` console script."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -5,14 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rich.console import Console
-
 import sandbox
 from grader.judge import problems
-from grader.judge.engine import grade
 from grader.models import GradeRequest, ProgressEvent, Timeouts
-
-from .display import LiveProgress, profile_table, summary
 
 
 def register(sub) -> None:
@@ -75,6 +70,13 @@ def request_from_args(args: argparse.Namespace) -> GradeRequest:
 
 def run(args: argparse.Namespace) -> int:
     req = request_from_args(args)
+    # Imported once the request is valid: the engine brings torch (seconds), which a usage error never needs.
+    from rich.console import Console
+
+    from grader.judge.engine import grade
+
+    from .display import LiveProgress, profile_table, summary
+
     if args.json:
         def to_stderr(ev: ProgressEvent) -> None:
             print(ev.model_dump_json(exclude_none=True), file=sys.stderr, flush=True)
