@@ -32,6 +32,7 @@ if os.fork():
 os.setsid()
 if os.fork():
     os._exit(0)
+print("up", flush=True)
 time.sleep(3600)
 """
 
@@ -110,8 +111,12 @@ def handle(req: dict) -> dict | None:
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return {"started": True}
     if op == "orphan":
-        subprocess.run([sys.executable, "-c", ORPHAN, req["marker"]], check=True)
-        return {"started": True}
+        # Answered once the grandchild has printed: before, a scan of /proc could fall between the middle
+        # process's exit and the grandchild's first appearance with its command line.
+        p = subprocess.Popen([sys.executable, "-c", ORPHAN, req["marker"]], stdout=subprocess.PIPE, text=True)
+        up = p.stdout.readline().strip() == "up"
+        p.stdout.close()
+        return {"started": p.wait() == 0 and up}
     if op == "print":
         line = "y" * 1023 + "\n"
         for _ in range(req["kb"]):
