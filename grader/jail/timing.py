@@ -184,6 +184,8 @@ def bench(fn: Callable[..., Any], arg_sets: Sequence[Sequence[Any]], *, device: 
 def _graph_median(fn: Callable[..., Any], args: Sequence[Any], flush: torch.Tensor | None,
                   max_time_s: float, max_runs: int = 200) -> float | None:
     """Median event time of replays of one captured call, or None where the call cannot be captured."""
+    rng = torch.cuda.default_generators[torch.cuda.current_device()]
+    state = rng.clone_state()
     try:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -211,6 +213,9 @@ def _graph_median(fn: Callable[..., Any], args: Sequence[Any], flush: torch.Tens
         return statistics.median(times)
     except Exception:  # a forward that syncs, allocates on the host or branches on data cannot be captured
         torch.cuda.synchronize()
+        # A capture that fails at its end (work left on a side stream) leaves the CUDA generator marked as
+        # capturing: every later random draw, the next inputs' too, would raise. Its state from before, back.
+        rng.graphsafe_set_state(state)
         return None
 
 
