@@ -16,6 +16,13 @@ object); per-object seconds come from ninja's log. The first four gradings skip 
 the last two time it, as a user's default grading does: "+ baseline, first" compiles the reference's
 torch.compile, "+ baseline, again" finds it in the cache ("baseline" column: the report's
 `baseline_compile_cached`).
+
+    python bench/compile_latency.py --device cpu --first 2   # a fresh machine's first grading, with and without
+                                                             # `grader cache warm`, 2 alternating rounds
+
+`--first N` prints only a fresh machine's first grading, each in an empty cache, side by side in N rounds: with
+no warm (the build parses torch/extension.h), after `grader cache warm` (which precompiles it first; its own
+seconds in "warm s", "total s" = both), and started while a warm runs (the build waits for the header).
 """
 
 from __future__ import annotations
@@ -91,6 +98,35 @@ def grade(solution: Path, problem: str, device: str, cache: Path, sandbox: str, 
             "grading": report["duration_s"], "compile": at.get("end", float("nan")) - at.get("start", float("nan"))}
 
 
+def warm_argv(device: str, cache: Path, sandbox: str) -> list[str]:
+    return [sys.executable, "-m", "grader", "cache", "warm", "--device", device, "--sandbox", sandbox, "--dir",
+            str(cache)]
+
+
+def first_gradings(solution: Path, problem: str, device: str, sandbox: str, scratch: Path, rounds: int) -> None:
+    print(f"{'first grading':<22} {'round':>5} {'status':<8} {'header':<7} {'warm s':>7} {'compile s':>10} "
+          f"{'grading wall s':>15} {'total s':>8}")
+    for n in range(1, rounds + 1):
+        for label in ("no warm", "after warm", "beside a warm"):
+            cache = scratch / f"first-{n}-{label.replace(' ', '-')}"
+            warm_s = 0.0
+            beside = None
+            t0 = time.perf_counter()
+            if label == "after warm":
+                subprocess.run(warm_argv(device, cache, sandbox), check=True, capture_output=True, env=env_with({}))
+                warm_s = time.perf_counter() - t0
+            elif label == "beside a warm":
+                beside = subprocess.Popen(warm_argv(device, cache, sandbox), stdout=subprocess.DEVNULL,
+                                          env=env_with({}))
+                while not list(cache.glob("*/making-*")) and beside.poll() is None:
+                    time.sleep(0.05)  # the grading starts once the warm holds the header's lock
+            r = grade(solution, problem, device, cache, sandbox)
+            if beside is not None:
+                beside.wait()
+            print(f"{label:<22} {n:>5} {r['status']:<8} {r['pch'] or '-':<7} {warm_s:>7.2f} {r['compile']:>10.2f} "
+                  f"{r['wall']:>15.2f} {time.perf_counter() - t0:>8.2f}", flush=True)
+
+
 def ninja_times(folder: Path) -> dict[str, float]:
     out = {}
     log = folder / ".ninja_log"
@@ -142,10 +178,17 @@ def main() -> int:
     ap.add_argument("--sandbox", default="local")
     ap.add_argument("--no-breakdown", action="store_true", help="only the gradings")
     ap.add_argument("--gradings", type=int, default=6, help="only the first N gradings of the table")
+    ap.add_argument("--first", type=int, metavar="N", help="only a fresh machine's first grading, with and "
+                    "without `grader cache warm`, in N alternating rounds")
     args = ap.parse_args()
     solution, problem, body, changed_body = CASES[args.device]
     with tempfile.TemporaryDirectory(prefix="kg-compile-bench-") as tmp:
         scratch, cache = Path(tmp), Path(tmp) / "cache"
+        if args.first:
+            print(f"# first grading: {solution} on {args.device}, {platform.node()}, {os.cpu_count()} cores, "
+                  f"MAX_JOBS={os.environ.get('MAX_JOBS', 'unset')}")
+            first_gradings(REPO / solution, problem, args.device, args.sandbox, scratch, args.first)
+            return 0
         text = (REPO / solution).read_text()
         assert body in text, f"{solution} no longer holds {body!r}"
         changed, again = (scratch / d / Path(solution).name for d in ("changed", "again"))

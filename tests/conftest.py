@@ -1,6 +1,8 @@
 import fcntl
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -43,9 +45,27 @@ def pytest_configure(config):
     if FLOOD_LOCKS not in os.environ:
         config._kg_flood_locks = tempfile.mkdtemp(prefix="kg-test-floods-")
         os.environ[FLOOD_LOCKS] = config._kg_flood_locks
+    if not worker and os.environ["KG_COMPILE_CACHE"] != "off":
+        _start_warm(config)
+
+
+def _start_warm(config):
+    """`grader cache warm` into the session's compile cache, beside the workers' start and collection: without
+    it the session's first C++ builds each parse torch/extension.h (about a minute of a loaded core), and one of
+    them makes the precompiled header for the rest. Builds that start while it runs wait for it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    with open(os.path.join(os.environ[FLOOD_LOCKS], "warm.log"), "w") as log:
+        config._kg_warm = subprocess.Popen([sys.executable, "-m", "grader", "cache", "warm", "--sandbox", "local"],
+                                           cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                           stderr=subprocess.STDOUT)
 
 
 def pytest_unconfigure(config):
+    warm = getattr(config, "_kg_warm", None)
+    if warm is not None:
+        warm.kill()  # a session that compiled nothing need not wait for it
+        warm.wait()
     for attr, var in (("_kg_compile_cache", "KG_COMPILE_CACHE"), ("_kg_flood_locks", FLOOD_LOCKS)):
         folder = getattr(config, attr, None)
         if folder:

@@ -6,6 +6,8 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -205,6 +207,59 @@ def test_a_precompiled_header_is_made_with_the_build_flags_and_read_by_the_next_
     second = first.model_copy(update={"name": "kg_pch_b", "functions": ["thrice"], "cpp_sources": [
         'static_assert(KG_PCH_PROBE == 42, "not read");\ntorch::Tensor thrice(torch::Tensor x) { return x * 3; }']})
     assert run_build(BuildOrder(request=second, pch=str(tmp_path / "a" / PCH_OUT)), tmp_path / "b")[1] == "given"
+
+
+def test_a_header_only_order_precompiles_the_header_and_builds_nothing(tmp_path):
+    # grader cache warm's order. The stand-in header is tiny, so this precompiles in a moment.
+    probe = tmp_path / "probe.h"
+    probe.write_text("#define KG_PCH_PROBE 42\n")
+    request = BuildRequest(name="kg_warm", cpp_sources=[""], extra_cflags=["-O3"])
+    library, made = run_build(BuildOrder(request=request, make_pch=True, pch_only=True), tmp_path, probe)
+    assert made == "made" and (tmp_path / PCH_OUT).stat().st_size > 0
+    folder = tmp_path / "kg_warm"
+    assert (folder / "build.ninja").is_file(), "the header takes its flags from torch's build file"
+    assert not os.path.exists(library) and compiled(folder) == [] and not list(folder.glob("*.o"))
+
+
+def test_builds_wait_for_the_header_a_warm_is_making(tmp_path):
+    cache = CompileCache(tmp_path / "c")
+    key = secrets.token_hex(32)
+    assert cache.wait_made(key, 30) is None  # nothing being made: no wait
+    started = threading.Event()
+
+    def warm():
+        with cache.making(key):
+            started.set()
+            time.sleep(1)
+            put(cache, tmp_path, key, b"h" * 4096)
+
+    thread = threading.Thread(target=warm)
+    thread.start()
+    started.wait()
+    t0 = time.monotonic()
+    assert cache.wait_made(key, 0.2) is None  # gave up: the build goes on without it
+    made = cache.wait_made(key, 30)
+    thread.join()
+    assert made is not None and made.read_bytes() == b"h" * 4096 and time.monotonic() - t0 >= 0.9
+
+
+def test_cache_warm_cli(tmp_path):
+    # tests/conftest.py warms the session's cache at its start; asked again (after it, if it is still at work),
+    # the header is there.
+    session = os.environ.get("KG_COMPILE_CACHE")
+    if session and session != "off":
+        again = run_grader("cache", "warm", "--device", "cpu", "--sandbox", "local", "--dir", session)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "extra_cflags=['-O3']: already in the compile cache" in again.stdout
+    refused = run_grader("cache", "warm", "--device", "cpu", "--sandbox", "local", "--cflags=-O2 -I/etc",
+                         "--dir", str(tmp_path))
+    assert refused.returncode == 1 and "could name files" in refused.stdout, refused.stdout + refused.stderr
+    assert not (tmp_path / "v1" / "entries").exists() or not list((tmp_path / "v1" / "entries").iterdir())
+    import torch
+
+    if not torch.cuda.is_available():
+        cuda = run_grader("cache", "warm", "--device", "cuda", "--dir", str(tmp_path))
+        assert cuda.returncode == 2 and cuda.stderr.count("\n") == 1 and "no CUDA GPU is visible" in cuda.stderr
 
 
 @pytest.mark.parametrize("change", [{"extra_cflags": ["-O3"]}, {"with_cuda": True}, {"cuda_sources": ["x"]}])

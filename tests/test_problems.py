@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import sys
 import time
 import types
@@ -312,6 +313,10 @@ def test_cpu_track_solution_passes_the_grader(path: Path):
     assert report.speedup is not None and report.runtime_ms > 0
     assert report.roofline_fraction is None  # no peaks for CPUs
     assert report.achieved_gbps is not None and report.achieved_gbps > 0
+    if report.compile_cached is False and os.environ.get("KG_COMPILE_CACHE") != "off":
+        # tests/conftest.py warmed the session's cache (grader cache warm) before the first compile: every C++
+        # build with the library's -O3 starts from that header rather than parsing torch/extension.h again.
+        assert report.compile_pch == "given", report.compile_pch
 
 
 if __name__ == "__main__":

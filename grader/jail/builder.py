@@ -31,7 +31,8 @@ def build(order: BuildOrder, root: Path, exchange: Path) -> tuple[Path, str]:
     `order.objects` maps object files (main.o, cuda.cuda.o) to copies built before from the same inputs (the
     grader's object keys): those are not compiled again, only linked. A header precompiled with the request's
     flags (`order.pch`) is put where g++ looks before torch's own headers; g++ ignores one that does not match
-    the compile, so it can only make the build faster. `order.make_pch` makes one, in `exchange`."""
+    the compile, so it can only make the build faster. `order.make_pch` makes one, in `exchange`; with
+    `order.pch_only` nothing else is built (grader cache warm)."""
     from torch.utils import cpp_extension as ce
 
     req = order.request
@@ -50,7 +51,9 @@ def build(order: BuildOrder, root: Path, exchange: Path) -> tuple[Path, str]:
         # it would add its ~30 s to this one.
         making = _start_pch(here, exchange / PCH_OUT) if order.make_pch and "main.o" not in order.objects else None
         try:
-            if order.objects:
+            if order.pch_only:
+                pass  # torch wrote build.ninja, whose flags the header takes; nothing of it is built
+            elif order.objects:
                 _build_reusing(here, f"{req.name}.so", order.objects, error_prefix)
             else:
                 ninja(build_directory, verbose, error_prefix)
@@ -143,10 +146,11 @@ def main() -> int:
         return 1
     try:
         so, pch = build(order, Path(os.environ["TORCH_EXTENSIONS_DIR"]), exchange)
-        shutil.copyfile(so, exchange / "ext.so")
-        for obj in ("main.o", "cuda.cuda.o"):  # for the grader's object cache
-            if obj not in order.objects and (so.parent / obj).is_file():
-                shutil.copyfile(so.parent / obj, exchange / obj)
+        if not order.pch_only:
+            shutil.copyfile(so, exchange / "ext.so")
+            for obj in ("main.o", "cuda.cuda.o"):  # for the grader's object cache
+                if obj not in order.objects and (so.parent / obj).is_file():
+                    shutil.copyfile(so.parent / obj, exchange / obj)
     except BaseException as e:  # a failed build is the answer, not a crash: the candidate gets the log
         chan.send(BuildReply(ok=False, log=f"{e}"[-20000:]).model_dump())
         return 0

@@ -27,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +46,7 @@ BLOB = "blob"        # the file of an entry: a library or an object file
 MAX_SO_BYTES = 1 << 30
 MAX_SOURCE_BYTES = 4 << 20
 MAX_BUILDS = 8                        # extensions one grading may build
+PCH_WAIT_S = 180                      # longest a build waits for a header that `grader cache warm` is making
 
 # Flag checks. Flags reach a shell through ninja unquoted, so only plain characters are allowed;
 # then options that run other programs, load plugins, read options from files or write outside the
@@ -271,6 +273,40 @@ class CompileCache:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
+    @contextmanager
+    def making(self, key: str) -> Iterator[None]:
+        """Held while `grader cache warm` makes entry KEY, so that builds wanting it wait (`wait_made`) instead
+        of each parsing torch/extension.h for themselves."""
+        if not self._ready():
+            yield
+            return
+        fd = os.open(self.root / LAYOUT / f"making-{key}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def wait_made(self, key: str, timeout: float) -> Path | None:
+        """Entry KEY, once a warm that is making it is done (at most `timeout` s); None at once where none is."""
+        try:
+            fd = os.open(self.root / LAYOUT / f"making-{key}", os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:  # never made here
+            return None
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return None
+                    time.sleep(0.2)
+        finally:
+            os.close(fd)
+        return self.get(key)
+
     def get(self, key: str) -> Path | None:
         """The entry's .so after checking it still hashes to what was recorded; None on a miss."""
         if not self._ready():
@@ -469,10 +505,48 @@ class CompileService:
         self.builds += 1
         return self._build(req, key, exchange, time_left)
 
-    def _build(self, req: BuildRequest, key: str, exchange: Path, time_left: Callable[[], float]) -> dict:
+    def _env(self) -> dict[str, str]:
         env = {"MAX_JOBS": os.environ.get("MAX_JOBS") or str(os.cpu_count() or 1)}
         if self.arch:
             env["TORCH_CUDA_ARCH_LIST"] = self.arch
+        return env
+
+    def warm(self, req: BuildRequest, timeout: float) -> tuple[bool, str]:
+        """Precompile torch/extension.h for `req`'s flags into the cache now (grader cache warm), so that even the
+        first builds with those flags start from it. Whether the cache holds it now, and what came of it."""
+        pkey = pch_key(req, toolchain(self.box, self.arch))
+        if pkey is None:
+            return False, "not made: these flags could name files, so builds with them never share a precompiled header"
+        if not self.cache.enabled:
+            return False, f"not made: the compile cache is off ({ENV_DIR}=off)"
+        with self.cache.making(pkey):
+            if self.cache.get(pkey) is not None:
+                return True, "already in the compile cache"
+            return self._make_pch(req, pkey, timeout)
+
+    def _make_pch(self, req: BuildRequest, pkey: str, timeout: float) -> tuple[bool, str]:
+        builder = self.start_builder(self._env(), {})
+        try:
+            t0 = time.monotonic()
+            try:
+                reply = BuildReply.model_validate(builder.call(BuildOrder(request=req, make_pch=True, pch_only=True),
+                                                               timeout, "the header's precompile"))
+            except ValidationError:
+                reply = BuildReply(ok=False, log="the builder answered out of protocol")
+            if not reply.ok or reply.pch != "made":
+                return False, f"not made: {reply.log.strip()[-2000:] or 'the compiler is not g++, or it failed'}"
+            try:
+                self._keep(builder.worker.exchange, PCH_OUT, pkey, req.name, time.monotonic() - t0)
+            except OSError as e:
+                return False, f"not made: the compile cache did not take it ({e})"
+            if not (self.cache.entries / pkey).is_dir():
+                return False, f"not made: the compile cache let it go at once ({ENV_MAX_MB} is below its size)"
+            return True, f"made in {time.monotonic() - t0:.0f} s"
+        finally:
+            builder.close()
+
+    def _build(self, req: BuildRequest, key: str, exchange: Path, time_left: Callable[[], float]) -> dict:
+        env = self._env()
         tools = toolchain(self.box, self.arch)
         objects = object_keys(req, tools)
         if len(objects) < 2:  # one object is the whole library: the library's own entry already covers it
@@ -489,6 +563,8 @@ class CompileService:
                     reused[obj] = str(staged / obj)
             pkey = pch_key(req, tools) if "main.o" not in reused else None
             pch = self.cache.get(pkey) if pkey else None
+            if pkey and pch is None:  # being made by `grader cache warm`: waiting costs less than parsing it here
+                pch = self.cache.wait_made(pkey, min(PCH_WAIT_S, time_left() / 2))
             make_pch = False
             if pkey and pch is None and not self.pch_made:
                 # Made at the second build with these flags, beside it: a cache that sees one build (a one-off

@@ -279,6 +279,34 @@ def _expect_ok(reply: dict, party: Party, what: str, model: type[M]) -> M:
 M = TypeVar("M", bound=m.Message)
 
 
+
+def start_builder(box: sandbox.Sandbox, env: dict[str, str], files: dict[str, str], memory_bytes: int | None,
+                  cancel: threading.Event) -> Party:
+    """A fresh builder worker for one extension: only the compiler runs in it (grader/jail/builder.py)."""
+    spec = sandbox.WorkerSpec(module="grader.jail.builder", files=files, pythonpath=[PACKAGE_ROOT],
+                              packages=jail.MOUNTED, limits=sandbox.Limits(memory_bytes=memory_bytes), env=env)
+    return Party(box, "builder", spec, cancel)
+
+
+def warm_compile_cache(device: str, sandbox_name: str, cflags: list[str], cache: compile_cache.CompileCache,
+                       timeout: float = 600.0) -> tuple[bool, str]:
+    """`grader cache warm`: torch/extension.h precompiled, in a jailed builder, for builds on `device` with
+    `cflags`, into the cache that gradings in that sandbox read. Whether the cache holds it, and what came of it."""
+    try:
+        box = sandbox.open_sandbox(sandbox_name)
+    except sandbox.SandboxError as e:
+        raise UsageError(f"--sandbox {sandbox_name}: {e}") from e
+    service = compile_cache.CompileService(
+        box, lambda env, files: start_builder(box, env, files, sandbox.Limits().memory_bytes, threading.Event()),
+        cache)
+    req = m.BuildRequest(name="kg_warm", cpp_sources=[""], cuda_sources=[""] if device == "cuda" else [],
+                         extra_cflags=cflags)
+    try:
+        return service.warm(req, timeout)
+    except Verdict as v:
+        return False, f"not made: {v.message}"
+
+
 class Grading:
     """State of one grading; `run()` fills `report`."""
 
@@ -344,11 +372,7 @@ class Grading:
         return key
 
     def _builder(self, box: sandbox.Sandbox, env: dict[str, str], files: dict[str, str]) -> Party:
-        """A fresh builder worker for one extension: only the compiler runs in it (grader/jail/builder.py)."""
-        limits = sandbox.Limits(memory_bytes=(self.plan or self._plan()).host_limit)
-        spec = sandbox.WorkerSpec(module="grader.jail.builder", files=files, pythonpath=[PACKAGE_ROOT],
-                                  packages=jail.MOUNTED, limits=limits, env=env)
-        return Party(box, "builder", spec, self.cancel)
+        return start_builder(box, env, files, (self.plan or self._plan()).host_limit, self.cancel)
 
     def run(self) -> Report:
         try:

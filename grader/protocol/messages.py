@@ -228,6 +228,8 @@ class BuildOrder(BaseModel):
     pch: str | None = Field(None, description="a header precompiled with this request's flags, as seen inside")
     make_pch: bool = Field(False, description="precompile the header beside the build, into the exchange folder's "
                            "pch.gch, for later builds")
+    pch_only: bool = Field(False, description="with make_pch: precompile the header alone and build no extension "
+                           "(grader cache warm)")
 
 
 class BuildReply(BaseModel):
