@@ -72,8 +72,8 @@ class DockerWorker(Worker):
         self._closed = False
         self._main: psutil.Process | None = None
         self.view = ContainerView(self._api, container.id)
-        self._threads = [threading.Thread(target=f, daemon=True, name=f"docker-{n}")
-                         for n, f in (("log", self._pump_log), ("wait", self._wait))]
+        self._log_thread = threading.Thread(target=self._pump_log, daemon=True, name="docker-log")
+        self._threads = [self._log_thread, threading.Thread(target=self._wait, daemon=True, name="docker-wait")]
         self._watchdog = WatchLoop(limit_checks(self.view, spec.limits, self.exchange), self.kill, 0.1,
                                    until=self._done)
 
@@ -112,6 +112,9 @@ class DockerWorker(Worker):
         if code is not None and 128 < code < 160:
             code = 128 - code
         self._exit = -9 if code is None else code
+        # The log's stream ends with the container. Read to its end first: a caller told "exited" looks in log()
+        # for the worker's last words (a traceback before it connected), which the engine can pass on late.
+        self._log_thread.join(timeout=5)
         self._done.set()
 
     # -- Worker ----------------------------------------------------------------------------------
