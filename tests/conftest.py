@@ -53,11 +53,11 @@ def _start_warm(config):
     """`grader cache warm` into the session's compile cache, beside the workers' start and collection: without
     it the session's first C++ builds each parse torch/extension.h (about a minute of a loaded core), and one of
     them makes the precompiled header for the rest. Builds that start while it runs wait for it."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    from kgtest import ROOT, grader_env
+
     with open(os.path.join(os.environ[FLOOD_LOCKS], "warm.log"), "w") as log:
         config._kg_warm = subprocess.Popen([sys.executable, "-m", "grader", "cache", "warm", "--sandbox", "local"],
-                                           cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                           cwd=ROOT, env=grader_env(), stdin=subprocess.DEVNULL, stdout=log,
                                            stderr=subprocess.STDOUT)
 
 

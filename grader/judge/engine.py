@@ -279,7 +279,6 @@ def _expect_ok(reply: dict, party: Party, what: str, model: type[M]) -> M:
 M = TypeVar("M", bound=m.Message)
 
 
-
 def start_builder(box: sandbox.Sandbox, env: dict[str, str], files: dict[str, str], memory_bytes: int | None,
                   cancel: threading.Event) -> Party:
     """A fresh builder worker for one extension: only the compiler runs in it (grader/jail/builder.py)."""
