@@ -92,3 +92,14 @@ def test_bench_host_clock_stops_and_returns_last_output():
     assert stats["stopped_by"] in ("rel_err", "time_cap", "max_runs")
     assert torch.equal(out, sets[idx][0] * 2)
     assert stats["min_ms"] <= stats["median_ms"] <= stats["max_ms"]
+
+
+def test_a_kernels_cuda_error_is_not_taken_for_a_build_error():
+    # A kernel's illegal memory access at the first call is a runtime error; it reads "error:" like a compiler.
+    from grader.jail.runner import _is_build_error
+
+    assert _is_build_error(RuntimeError("Error building extension 'k': ninja: build stopped"))
+    assert _is_build_error(RuntimeError("kernel.cu(5): error: identifier \"zero\" is undefined"))
+    illegal = "CUDA error: an illegal memory access was encountered\nCompile with `TORCH_USE_CUDA_DSA`"
+    assert not _is_build_error(RuntimeError(illegal))
+    assert not _is_build_error(torch.AcceleratorError("an error: raised by the CUDA runtime"))

@@ -32,6 +32,15 @@ WINDOW_PAD_BYTES = 2 << 30  # zeroed before each window call: ~0.6 ms on an H200
 BUILD_ERROR_MARKERS = ("Error building extension", "error:", "ninja: build stopped")
 
 
+def _is_build_error(e: BaseException) -> bool:
+    """A build's failure (load_inline's, or a JIT's compiler output) raised at import or at the first call. A
+    CUDA runtime error ("CUDA error: an illegal memory access ...") also reads "error:", but a kernel ran."""
+    text = str(e)
+    if isinstance(e, torch.AcceleratorError) or text.lstrip().startswith("CUDA error:"):
+        return False
+    return any(m in text for m in BUILD_ERROR_MARKERS)
+
+
 class WorkerError(Exception):
     """A failure with a verdict attached: kind is a report status or 'problem_error'."""
 
@@ -156,7 +165,7 @@ class ModelRunner:
                 model = model.to(device) if cast is None else model.to(device=device, dtype=cast)
         except Exception as e:
             text = f"{type(e).__name__}: {e}"
-            if role == "candidate" and any(m in str(e) for m in BUILD_ERROR_MARKERS):
+            if role == "candidate" and _is_build_error(e):
                 raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
             kind = "runtime_error" if role == "candidate" else "problem_error"
             raise WorkerError(kind, f"constructing the model failed: {text}"[:500], traceback.format_exc(limit=-5))
@@ -192,7 +201,7 @@ class ModelRunner:
             text = f"{type(e).__name__}: {e}"
             if backends.is_compile_error(e):
                 raise WorkerError("compile_error", backends.compile_error_line(e), text[-20000:])
-            if any(m in str(e) for m in BUILD_ERROR_MARKERS):
+            if _is_build_error(e):
                 raise WorkerError("compile_error", _first_error_line(str(e)), text[-20000:])
             raise WorkerError("runtime_error", f"the first call (the compile phase's warm-up) failed: {text}"[:500],
                               traceback.format_exc(limit=-8))

@@ -24,11 +24,16 @@ def cuda(solution, *args, problem=KB_ADD, **kw):
 
 def test_side_stream_work_is_not_hidden_from_the_timing():
     proc, report = cuda(SOLUTIONS / "gpu_side_stream.py", problem=MATMUL_GPU)
-    assert "timing_mismatch" in report["flags"] and "side_stream" in report["flags"], explain(report)
-    # Either the speedup is corrected and marked untrusted, or (as on the H100, where the grader's
-    # own back-to-back runs took 100x what the events claimed) the timing is refused outright.
+    assert "side_stream" in report["flags"], explain(report)
+    # Every containment the grader can honestly report: the speedup corrected and marked untrusted; the timing
+    # refused outright (as on the H100, where the grader's own back-to-back runs took 100x what the events
+    # claimed); or the outputs of the grader's own timed calls wrong, read on the stream they were returned on
+    # before the side stream finished (as on the H200).
     if report["status"] == "passed":
+        assert "timing_mismatch" in report["flags"], explain(report)
         assert report["speedup_trusted"] is False and report["speedup"] < 2, explain(report)
+    elif report["status"] == "incorrect":
+        assert "wrong_while_timed" in report["flags"] and "timed calls" in report["message"], explain(report)
     else:
         assert report["status"] == "timeout" and report["speedup"] is None, explain(report)
 
