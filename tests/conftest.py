@@ -17,6 +17,10 @@ def _cuda() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    # Tests marked `slow` (they compile, most of them at -O3) after the rest: at the session's start the warm below
+    # makes the -O3 header on one core for about a minute and those builds wait for it, so the other core should
+    # have tests that build nothing. A stable sort, the same in every test process (xdist requires it).
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
     if _cuda():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU: run on the H100 through the device tool")

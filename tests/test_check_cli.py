@@ -7,7 +7,8 @@ import pytest
 from grader.judge import engine
 from kgtest import FIXTURES, report_of, run_grader
 
-pytestmark = pytest.mark.xdist_group("check-cli")   # one test process: one grading (`passed`) serves several tests
+# One test process: one grading (`passed`) serves several tests.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("check-cli")]
 
 PROBLEM = str(FIXTURES / "add_problem.py")
 FAST = ["--device", "cpu", "--sandbox", "local", "--no-compile-baseline", "--max-timing-s", "0.5", "--json"]

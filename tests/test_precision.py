@@ -21,7 +21,8 @@ from grader.judge.compare import tolerance
 from grader.jail.runner import ModelRunner
 from grader.jail import float64
 
-pytestmark = pytest.mark.xdist_group("precision")   # one test process: one compiled extension (`orders`) serves several tests
+# One test process: one compiled extension (`orders`) serves several tests.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("precision")]
 
 RAND = FIXTURES / "matmul_rand.py"                                  # positive inputs: large sums
 RANDN = ROOT / "tests" / "adversarial" / "problems" / "matmul_cpu.py"  # zero-mean inputs

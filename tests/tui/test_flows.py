@@ -215,7 +215,9 @@ async def test_compile_check_of_cuda_with_nvcc(make_app):
         await wait_for(pilot, lambda: main.busy is None, 800, "the nvcc compile check")
         errors = [d for d in main.panel.diagnostics if d.severity == "error"]
         assert errors and errors[0].file == "cuda.cu" and errors[0].editor_line == 10, main.panel.diagnostics
-        await paste_fixture(pilot, app, "relu_cuda.py")
+        # One that builds: without torch's headers, so that nvcc's pass costs seconds (the check above already
+        # took torch's headers, and the CPU wheel's missing CUDA ones, through nvcc).
+        await paste_fixture(pilot, app, "relu_cuda_raw.py")
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: main.busy is None, 800, "the nvcc compile check")
         assert "COMPILES" in panel_text(app) and "NOT" not in panel_text(app), main.panel.diagnostics
