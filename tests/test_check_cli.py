@@ -52,7 +52,7 @@ def test_progress_streams_as_json_lines_on_stderr(passed):
 
 
 def test_wrong_answer_names_worst_element():
-    proc, report = check("add_wrong.py")
+    proc, report = check("class/add_minus.py")   # subtracts
     assert proc.returncode == 1
     assert report["status"] == "incorrect"
     assert "worst element" in report["message"] and "max abs error" in report["message"]

@@ -131,7 +131,7 @@ def test_exit_zero_mid_run_is_a_runtime_error():
 def test_compile_bomb_is_bounded_by_the_compile_timeout(tmp_path):
     marker = f"kgcbomb_{uuid.uuid4().hex[:12]}"
     t0 = time.monotonic()
-    proc, report = grade(render("compile_bomb.py", tmp_path, MARKER=marker), "--timeout", "30",
+    proc, report = grade(render("compile_bomb.py", tmp_path, MARKER=marker), "--timeout", "20",
                          "--memory-limit-mb", "3000")
     assert report["status"] in ("timeout", "resource_limit"), explain(report)
     assert "compile" in report["message"], explain(report)
