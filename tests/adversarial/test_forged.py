@@ -62,7 +62,11 @@ def test_subtly_scaled_harness_clock_cannot_lift_the_speedup():
     # The worker's clock runs at 0.7x: every figure it reports is 30% short, an honest ~1x reads ~1.4x.
     proc, report = grade(SOLUTIONS / "scaled_timer.py", problem=MATMUL)
     assert report["status"] == "passed", explain(report)
-    assert overruled_by_the_graders_clock(report), explain(report)
+    # On a busy machine the interleaved rounds can spread wider than the 30% forged (in CI beside the other
+    # tests: 27 ms a call by the slowed clock against eager's 21.5 ms for the same matmul): the speedup is then
+    # withheld as noisy, which holds it back as well as the grader's clock would.
+    noisy = "noisy_timing" in report["flags"] and report["speedup_trusted"] is False
+    assert overruled_by_the_graders_clock(report) or noisy, explain(report)
     assert report["speedup"] < 1.3, explain(report)
 
 
