@@ -137,8 +137,7 @@ class Watchdog(WatchLoop):
         pids = self._walk()
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
+                fields = stat_fields(pid)
             except OSError:
                 continue
             threads += int(fields[17])      # num_threads (field 20 of proc(5); fields[0] is field 3)
@@ -151,6 +150,13 @@ class Watchdog(WatchLoop):
         if lim.gpu_memory_bytes and pids:
             return gpu_breach(set(pids), lim.gpu_memory_bytes)
         return None
+
+
+def stat_fields(pid: int) -> list[bytes]:
+    """The fields of /proc/PID/stat after the command name, which may hold spaces and parentheses: fields[0] is
+    field 3 of proc(5), the state. OSError once the process is gone."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 
 from ..base import Limits
-from ..watchdog import Check, disk_check, gpu_breach
+from ..watchdog import Check, disk_check, gpu_breach, stat_fields
 
 PF_EXITING = 0x4  # set by the kernel when a process starts to exit, before it closes its files
 
@@ -17,11 +17,10 @@ PF_EXITING = 0x4  # set by the kernel when a process starts to exit, before it c
 def exiting(proc: psutil.Process) -> bool:
     """True once the process has begun to exit (or is gone); a dead worker's socket closes after this."""
     try:
-        with open(f"/proc/{proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = stat_fields(proc.pid)
         if not proc.is_running():  # the pid now belongs to another process
             return True
-        return fields[0] in ("Z", "X", "x") or bool(int(fields[6]) & PF_EXITING)
+        return fields[0] in (b"Z", b"X", b"x") or bool(int(fields[6]) & PF_EXITING)
     except (OSError, IndexError, ValueError, psutil.Error):
         return True
 
